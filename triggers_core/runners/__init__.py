@@ -1,0 +1,6 @@
+"""Task runners: where ready instances execute."""
+
+from .base import TaskRunner
+from .threading import ThreadingTaskRunner
+
+__all__ = ["TaskRunner", "ThreadingTaskRunner"]
