@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from redis_server import RedisServer
 
 from triggers_core import SessionStorage, TriggerManager, open_storage
 from triggers_core.runners import ThreadingTaskRunner
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "redis"]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One private ``redis-server`` for the whole run (tests use own prefixes)."""
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis"))).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -26,6 +36,10 @@ def storage_url(
         return "memory://"
     if request.param == "sqlite":
         return f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'triggers.db'}"
+    if request.param == "redis":
+        # A key prefix per test: listings and key counts see only this test.
+        server: RedisServer = request.getfixturevalue("redis_server")
+        return f"{server.url}?prefix=test-{uuid.uuid4().hex[:8]}:"
     raise AssertionError(request.param)
 
 
