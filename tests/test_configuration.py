@@ -10,7 +10,9 @@ from triggers_core.runners import ThreadingTaskRunner
 PASS = "triggers_core.testing.PassThruTask"
 
 
-def test_directives_are_stored(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_directives_are_stored(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     manager.update_configuration(
         {
             "t_a": {
@@ -34,7 +36,9 @@ def test_directives_are_stored(manager: TriggerManager, storage: SessionStorage)
     assert config.to_json()["andEvery"] == "page"
 
 
-def test_update_replaces_tasks(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_update_replaces_tasks(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     manager.update_configuration({"t_a": {"after": ["x"], "run": PASS}})
     manager.update_configuration({"t_a": {"after": ["y"], "run": PASS}})
     assert storage.tasks["t_a"].after == ("y",)
@@ -70,7 +74,9 @@ def test_bad_directives_name_task_and_directive(
     assert isinstance(info.value, ValueError)
 
 
-def test_update_is_all_or_nothing(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_update_is_all_or_nothing(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     manager.update_configuration({"t_keep": {"after": ["x"], "run": PASS}})
     with pytest.raises(ConfigurationError):
         manager.update_configuration(

@@ -39,7 +39,9 @@ def test_finished_records_result_and_timestamps(
     assert instance.metadata["actualKwargs"] == {"go": {"k": 1}}
 
 
-def test_none_result_means_empty(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_none_result_means_empty(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     run_one(manager, "triggers_core.testing.DevNullTask")
     assert assert_finished(storage, "t_x#0") == {}
 
@@ -64,7 +66,9 @@ def test_failure_records_traceback_type_and_context(
     assert storage.instances_of_task("t_next") == []  # failures do not cascade
 
 
-def test_exception_type_is_dotted(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_exception_type_is_dotted(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     run_one(manager, "triggers_core.demo.score_responses")
     instance = assert_failed(storage, "t_x#0", "triggers_core.demo.ScoringError")
     assert "ZeroDivisionError" in instance.metadata["exceptionInfo"]
@@ -99,7 +103,9 @@ def test_unresolvable_task_fails_the_instance(
     manager: TriggerManager, storage: SessionStorage, reference: str, message: str
 ) -> None:
     run_one(manager, reference)
-    instance = assert_failed(storage, "t_x#0", "triggers_core.errors.TaskResolutionError")
+    instance = assert_failed(
+        storage, "t_x#0", "triggers_core.errors.TaskResolutionError"
+    )
     assert message in instance.metadata["exceptionMessage"]
 
 
@@ -166,12 +172,16 @@ def test_retry_past_max_retries_fails(
 ) -> None:
     run_one(manager, "tests.tasks.AlwaysRetry")
     assert_statuses(storage, {"t_x#0": "replayed", "t_x#1": "replayed"})
-    instance = assert_failed(storage, "t_x#2", "triggers_core.context.MaxRetriesExceeded")
+    instance = assert_failed(
+        storage, "t_x#2", "triggers_core.context.MaxRetriesExceeded"
+    )
     assert "max_retries=2" in instance.metadata["exceptionMessage"]
     assert len(storage.instances_of_task("t_x")) == 3
 
 
-def test_logs_record_highest_level(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_logs_record_highest_level(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     manager.update_configuration(
         {
             "t_err": {"after": ["go"], "run": "tests.tasks.log_error"},

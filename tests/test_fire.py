@@ -60,7 +60,9 @@ def test_runs_after_all_triggers_in_any_order(
     assert result == {"kwargs": {"a": {"n": "a"}, "b": {"n": "b"}}}
 
 
-def test_one_shot_task_runs_once(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_one_shot_task_runs_once(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     manager.update_configuration({"t_x": {"after": ["a"], "run": PASS}})
     manager.fire("a", {"n": 1})
     join()
@@ -90,7 +92,9 @@ def test_and_every_creates_one_instance_per_firing(
     manager.fire("page", {"p": 2})
     names = [i.name for i in storage.instances_of_task("t_page")]
     assert names == ["t_page#0", "t_page#1"]
-    assert all(i.status == Status.UNSTARTED for i in storage.instances_of_task("t_page"))
+    assert all(
+        i.status == Status.UNSTARTED for i in storage.instances_of_task("t_page")
+    )
 
     manager.fire("start", {"s": 1})  # both waiting instances take it and run
     manager.fire("page", {"p": 3})  # a new one, complete at once
@@ -144,7 +148,9 @@ def test_unless_needs_every_unless_trigger(
 def test_unless_does_not_stop_a_finished_instance(
     manager: TriggerManager, storage: SessionStorage
 ) -> None:
-    manager.update_configuration({"t_x": {"after": ["a"], "unless": ["u"], "run": PASS}})
+    manager.update_configuration(
+        {"t_x": {"after": ["a"], "unless": ["u"], "run": PASS}}
+    )
     manager.fire("a")
     join()
     manager.fire("u")
@@ -159,7 +165,10 @@ def test_with_params_merge_under_instance_kwargs(
             "t_x": {
                 "after": ["a"],
                 "run": PASS,
-                "withParams": {"a": {"k": "static", "deep": {"s": 1, "t": 1}}, "z": {"q": 1}},
+                "withParams": {
+                    "a": {"k": "static", "deep": {"s": 1, "t": 1}},
+                    "z": {"q": 1},
+                },
             }
         }
     )
@@ -204,7 +213,9 @@ def test_task_can_fire_more_triggers(
     )
     manager.fire("go")
     join()
-    assert assert_finished(storage, "t_b#0") == {"kwargs": {"fromTask": {"by": "t_a#0"}}}
+    assert assert_finished(storage, "t_b#0") == {
+        "kwargs": {"fromTask": {"by": "t_a#0"}}
+    }
 
 
 def test_using_selects_a_registered_runner(
@@ -265,7 +276,9 @@ def test_bad_trigger_name_is_refused(manager: TriggerManager) -> None:
         manager.fire(None)  # type: ignore[arg-type]
 
 
-def test_fire_kwargs_are_copied(manager: TriggerManager, storage: SessionStorage) -> None:
+def test_fire_kwargs_are_copied(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
     manager.update_configuration({"t_x": {"after": ["a", "b"], "run": PASS}})
     kwargs = {"list": [1]}
     manager.fire("a", kwargs)

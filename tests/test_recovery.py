@@ -43,9 +43,7 @@ def failed(manager: TriggerManager, storage: SessionStorage) -> str:
 
 
 def fix_task(manager: TriggerManager) -> None:
-    manager.update_configuration(
-        {"t_flaky": {"after": ["go"], "run": PASS}}
-    )
+    manager.update_configuration({"t_flaky": {"after": ["go"], "run": PASS}})
 
 
 def test_replay_keeps_kwargs(
@@ -93,7 +91,8 @@ def test_replay_that_fails_again_can_be_replayed(
     manager.replay_failed_instance("t_flaky#1")
     join()
     assert_statuses(
-        storage, {"t_flaky#0": "replayed", "t_flaky#1": "replayed", "t_flaky#2": "failed"}
+        storage,
+        {"t_flaky#0": "replayed", "t_flaky#1": "replayed", "t_flaky#2": "failed"},
     )
     assert storage["t_flaky#2"].metadata["depth"] == 2
 
@@ -203,7 +202,9 @@ def test_two_operators_replaying_at_once_one_wins(
     assert len(storage.instances_of_task("t_after")) == 1
     winner = storage[failed].status
     assert winner in (Status.REPLAYED, Status.SKIPPED)
-    assert len(storage.instances_of_task("t_flaky")) == (2 if winner == "replayed" else 1)
+    assert len(storage.instances_of_task("t_flaky")) == (
+        2 if winner == "replayed" else 1
+    )
 
 
 def test_update_instance_status_and_metadata(
@@ -211,7 +212,11 @@ def test_update_instance_status_and_metadata(
 ) -> None:
     manager.update_instance_metadata(failed, {"note": "looked at it"})
     manager.update_instance_status(
-        failed, "finished", metadata={"by": "hand"}, cascade=True, cascade_kwargs={"v": 1}
+        failed,
+        "finished",
+        metadata={"by": "hand"},
+        cascade=True,
+        cascade_kwargs={"v": 1},
     )
     join()
     instance = storage[failed]
