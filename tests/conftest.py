@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from redis_server import RedisServer
 
+from tests.redis_server import RedisServer
 from triggers_core import SessionStorage, TriggerManager, open_storage
 from triggers_core.runners import ThreadingTaskRunner
 
