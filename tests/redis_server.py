@@ -50,10 +50,18 @@ def free_port() -> int:
 class RedisServer:
     """One ``redis-server`` process owned by a test; restartable on its port."""
 
-    def __init__(self, directory: Path, password: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        password: str | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.binary = require_redis_server()
         self.directory = directory
         self.password = password
+        #: Appended to the command line; later options override earlier ones
+        #: (e.g. ``["--appendonly", "yes"]`` for a server that survives a kill).
+        self.extra_args = list(extra_args or [])
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -74,6 +82,7 @@ class RedisServer:
         ]  # fmt: skip
         if self.password:
             args += ["--requirepass", self.password]
+        args += self.extra_args
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

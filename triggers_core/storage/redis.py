@@ -253,6 +253,7 @@ class _RedisReader(Reader):
         reply = self.backend.call(
             f"reading session {self.uid!r}",
             lambda: self.backend.evalsha(_READ, self.keys, [op, *args]),
+            keys=self.keys,
         )
         version, epoch, newest = int(reply[0]), _text(reply[1]), int(reply[2])
         if self.base is None:
@@ -474,11 +475,19 @@ class RedisBackend(Backend):
     def evalsha(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return self.client.evalsha(script.sha, len(keys), *keys, *args)
 
-    def call(self, what: str, fn: Callable[[], T], *, commit: bool = False) -> T:
+    def call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        commit: bool = False,
+        keys: Sequence[str] = (),
+    ) -> T:
         """Run ``fn`` against Redis, translating its errors into ours.
 
         A broken connection is retried `CONNECT_RETRIES` times; a missing
         script (server restarted or flushed) is loaded and ``fn`` rerun.
+        ``keys`` (a session's keys) are named in a wrong-type error.
         """
         attempt = 0
         reached = False
@@ -503,7 +512,8 @@ class RedisBackend(Backend):
                 time.sleep(random.uniform(0.5, 1.0) * 0.05 * 2**attempt)
             except redis.exceptions.ResponseError as exc:
                 message = self._scrub(str(exc))
-                if "WRONGTYPE" in message or "cjson" in message:
+                if "WRONGTYPE" in message:
+                    message = self._wrong_types(keys) or message
                     raise CorruptRecordError(
                         f"redis at {self.where}: {what}: stored data is damaged: "
                         f"{message}"
@@ -511,6 +521,18 @@ class RedisBackend(Backend):
                 raise StorageError(
                     f"redis at {self.where}: {what} failed: {message}"
                 ) from None
+
+    def _wrong_types(self, keys: Sequence[str]) -> str:
+        """Which of a session's keys hold the wrong type ('' if unknown)."""
+        wrong = []
+        try:
+            for key, expected in zip(keys, _TYPES, strict=True):
+                found = _text(self.client.type(key))
+                if found not in ("none", expected):
+                    wrong.append(f"{key} is a {found}, expected a {expected}")
+        except redis.exceptions.RedisError:
+            return ""
+        return "; ".join(wrong)
 
     def _scrub(self, text: str) -> str:
         if self._password:
@@ -627,7 +649,7 @@ class RedisBackend(Backend):
             pipe.zadd(self.sessions_key, {uid: now})
             return pipe.execute()
 
-        reply = self.call(f"writing session {uid!r}", send, commit=True)[0]
+        reply = self.call(f"writing session {uid!r}", send, commit=True, keys=keys)[0]
         outcome = int(reply[0])
         if outcome < 0:
             raise CorruptRecordError(
