@@ -253,6 +253,7 @@ class _RedisReader(Reader):
         reply = self.backend.call(
             f"reading session {self.uid!r}",
             lambda: self.backend.evalsha(_READ, self.keys, [op, *args]),
+            in_write=self.pinned,
             keys=self.keys,
         )
         version, epoch, newest = int(reply[0]), _text(reply[1]), int(reply[2])
@@ -481,13 +482,16 @@ class RedisBackend(Backend):
         fn: Callable[[], T],
         *,
         commit: bool = False,
+        in_write: bool = False,
         keys: Sequence[str] = (),
     ) -> T:
         """Run ``fn`` against Redis, translating its errors into ours.
 
         A broken connection is retried `CONNECT_RETRIES` times; a missing
         script (server restarted or flushed) is loaded and ``fn`` rerun.
-        ``keys`` (a session's keys) are named in a wrong-type error.
+        ``keys`` (a session's keys) are named in a wrong-type error. An
+        unavailable server during a ``commit`` or a read ``in_write`` says
+        whether the write may have been applied.
         """
         attempt = 0
         reached = False
@@ -503,12 +507,16 @@ class RedisBackend(Backend):
                     ) from None
                 self.call(what, self._load_scripts)
             except (redis.exceptions.AuthenticationError, *_DENIED) as exc:
-                raise self._unavailable(what, exc, commit, reached) from None
+                raise self._unavailable(
+                    what, exc, commit or in_write, reached and commit
+                ) from None
             except (redis.exceptions.ConnectionError, redis.TimeoutError) as exc:
                 reached = reached or not _is_connect_error(exc)
                 attempt += 1
                 if attempt > CONNECT_RETRIES:
-                    raise self._unavailable(what, exc, commit, reached) from None
+                    raise self._unavailable(
+                        what, exc, commit or in_write, reached and commit
+                    ) from None
                 time.sleep(random.uniform(0.5, 1.0) * 0.05 * 2**attempt)
             except redis.exceptions.ResponseError as exc:
                 message = self._scrub(str(exc))
@@ -540,14 +548,13 @@ class RedisBackend(Backend):
         return text
 
     def _unavailable(
-        self, what: str, exc: Exception, commit: bool, reached: bool
+        self, what: str, exc: Exception, writing: bool, reached: bool
     ) -> StorageUnavailableError:
+        """The error for an unreachable server; ``writing``: say whether the
+        write may have been applied (only if a commit ``reached`` it)."""
         if isinstance(exc, redis.exceptions.AuthenticationError):
             reason = "authentication failed (wrong or missing password or user)"
-        elif isinstance(
-            exc,
-            redis.exceptions.AuthorizationError | redis.exceptions.NoPermissionError,
-        ):
+        elif isinstance(exc, _DENIED):
             reason = "permission denied"
         elif isinstance(exc, redis.TimeoutError):
             reason = "timed out"
@@ -558,7 +565,7 @@ class RedisBackend(Backend):
         else:
             reason = "connection lost"
         text = f"redis at {self.where}: {reason} while {what}: {self._scrub(str(exc))}"
-        if commit:
+        if writing:
             text += (
                 "; the write may have been applied (its reply was lost)"
                 if reached
