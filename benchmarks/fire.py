@@ -143,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             first = None
             for size in sizes:
                 manager = seed(url, f"bench-{size}", size)
-                fire = lambda n: manager.fire("measure", {"n": n})  # noqa: E731
-                median, p95 = summarise(time_calls(fire, args.samples))
+                timings = time_calls(
+                    lambda n, m=manager: m.fire("measure", {"n": n}), args.samples
+                )
+                median, p95 = summarise(timings)
                 first = first or median
                 rows.append(
                     (
@@ -162,9 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for backend, what, median, p95, vs_floor, vs_first in rows:
-        print(
-            f"| {backend} | {what} | {median:.0f} | {p95:.0f} | {vs_floor} | {vs_first} |"
-        )
+        cells = (backend, what, f"{median:.0f}", f"{p95:.0f}", vs_floor, vs_first)
+        print("| " + " | ".join(cells) + " |")
     return 0
 
 
