@@ -8,14 +8,20 @@ figure is the engine's write path (read, decide, commit, hand off).
 
 The floor is measured in the same run on the same store: a raw SQLite write
 transaction (``BEGIN IMMEDIATE``, one ``INSERT``, ``COMMIT``) on the same file
-with the same pragmas.
+with the same pragmas; for Redis, a redis-py ``PING`` round trip to the same
+server (the benchmark starts its own ``redis-server`` on a free port).
 
-Usage: ``python benchmarks/fire.py [--samples N] [--sizes 10,1000,10000]``
+A second table gives the throughput of ``--processes`` processes firing
+into one session at once (each fire creates and schedules an instance).
+
+Usage: ``python benchmarks/fire.py [--samples N] [--sizes 10,1000,10000]
+[--backends sqlite,redis] [--processes 4] [--fires 1000]``
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sqlite3
 import statistics
 import sys
@@ -120,9 +126,74 @@ def sqlite_store() -> Iterator[tuple[str, Callable[[int], Any]]]:
         conn.close()
 
 
+@contextmanager
+def redis_store() -> Iterator[tuple[str, Callable[[int], Any]]]:
+    import redis
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.redis_server import RedisServer
+
+    with tempfile.TemporaryDirectory() as directory:
+        server = RedisServer(Path(directory)).start()
+        client = redis.Redis.from_url(server.url)
+        try:
+
+            def floor(n: int) -> None:
+                client.ping()
+
+            yield f"{server.url}?prefix=bench:", floor
+        finally:
+            client.close()
+            server.stop()
+
+
 #: backend name -> context manager giving (url, floor call); one row each.
-STORES: dict[str, Callable[[], Any]] = {"sqlite": sqlite_store}
-FLOOR_NAMES = {"sqlite": "raw SQLite write txn"}
+STORES: dict[str, Callable[[], Any]] = {"sqlite": sqlite_store, "redis": redis_store}
+FLOOR_NAMES = {"sqlite": "raw SQLite write txn", "redis": "redis-py PING round trip"}
+
+
+def _fire_worker(url: str, uid: str, fires: int, go: Any, done: Any) -> None:
+    manager = TriggerManager(open_storage(url, uid), default_runner=AcceptingRunner())
+    manager.storage.version  # noqa: B018 - connect before the clock starts
+    go.wait()
+    for n in range(fires):
+        manager.fire("measure", {"n": n})
+    done.put(fires)
+
+
+def throughput(url: str, processes: int, fires: int) -> tuple[int, float]:
+    """``processes`` processes fire ``fires`` each into one fresh session."""
+    uid = "bench-throughput"
+    TriggerManager(open_storage(url, uid)).update_configuration(
+        {
+            "t_measured": {
+                "after": ["measure"],
+                "andEvery": "measure",
+                "run": "triggers_core.testing.DevNullTask",
+            }
+        }
+    )
+    context = multiprocessing.get_context("spawn")
+    go, done = context.Event(), context.Queue()
+    workers = [
+        context.Process(target=_fire_worker, args=(url, uid, fires, go, done))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(2.0)  # let every worker import and connect
+    started = time.perf_counter()
+    go.set()
+    total = sum(done.get(timeout=600) for _ in workers)
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join(timeout=60)
+        if worker.exitcode != 0:
+            raise RuntimeError(f"benchmark worker exited with {worker.exitcode}")
+    count = len(open_storage(url, uid).instances_of_task("t_measured"))
+    if count != total:
+        raise RuntimeError(f"{total} fires made {count} instances")
+    return total, elapsed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,10 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--sizes", default="10,1000,10000")
     parser.add_argument("--backends", default=",".join(STORES))
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--fires", type=int, default=1000, help="per process")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     rows = []
+    rates = []
     for backend in args.backends.split(","):
         with STORES[backend]() as (url, floor):
             floor_median, floor_p95 = summarise(time_calls(floor, args.samples))
@@ -158,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{median / first:.2f}x",
                     )
                 )
+            if args.processes > 0:
+                total, elapsed = throughput(url, args.processes, args.fires)
+                rates.append((backend, args.processes, total, elapsed))
             print(f"{backend}: done", file=sys.stderr)
 
     header = ("backend", "operation", "median µs", "p95 µs", "vs floor", "vs smallest")
@@ -166,6 +243,19 @@ def main(argv: list[str] | None = None) -> int:
     for backend, what, median, p95, vs_floor, vs_first in rows:
         cells = (backend, what, f"{median:.0f}", f"{p95:.0f}", vs_floor, vs_first)
         print("| " + " | ".join(cells) + " |")
+    if rates:
+        print()
+        print("| backend | processes into one session | fires | seconds | fires/s |")
+        print("|---|---|---|---|---|")
+        for backend, processes, total, elapsed in rates:
+            cells = (
+                backend,
+                str(processes),
+                f"{total:,}",
+                f"{elapsed:.2f}",
+                f"{total / elapsed:,.0f}",
+            )
+            print("| " + " | ".join(cells) + " |")
     return 0
 
 

@@ -41,9 +41,10 @@ changes   zset   record -> session version that last wrote it: ``t:<task>``,
 done      zset   ids of recent commits -> server time (lost-reply dedup)
 ========  =====  =========================================================
 
-Outside the session slot: ``<prefix>sessions``, a zset of UIDs scored by
-last update (listing newest first; the counts come from each ``meta``), and
-the pub/sub channel ``<prefix>{U}:feed``.
+Outside the session slot: ``<prefix>sessions``, a zset of UIDs (scored by
+creation) that lists the sessions without scanning keys; `list_sessions`
+reads each one's ``meta`` for its counts and sorts by ``updated``. The
+pub/sub channel ``<prefix>{U}:feed`` announces every write.
 
 Write path: optimistic, validated server-side
 ---------------------------------------------
@@ -99,8 +100,12 @@ Known limit: if the server stays unreachable for every resend, the outcome
 is unknown; the `StorageUnavailableError` says so (it says "not applied"
 only when no attempt ever reached the server). Ids are kept 5 minutes.
 
-The session index (``<prefix>sessions``) is updated in the same pipeline
-as the commit, not inside the script, because it lives in another slot.
+The session index lives in another slot than the session, so the script
+cannot update it: the first write of a session adds it in the same pipeline,
+right after the commit. Known limit: if that first commit's reply is lost
+and every resend fails, the session exists but is missing from the index
+until it is deleted and written again. Entries whose session is gone
+(deleted, expired) are pruned by `list_sessions`.
 """
 
 from __future__ import annotations
@@ -113,7 +118,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -174,19 +178,17 @@ def _lua(name: str) -> str:
 _READ_SCRIPT = _lua("read")
 _COMMIT_SCRIPT = (
     _lua("commit")
-    .replace("{TYPES}", "{" + ", ".join(f"'{t}'" for t in _TYPES) + "}")
     .replace("{DONE_MS}", str(DONE_WINDOW * 1000))
-    .replace("{UNRESOLVED}", ", ".join(f"'s:{s}'" for s in sorted(UNRESOLVED)))
+    .replace(
+        "{UNRESOLVED}", "{" + ", ".join(f"'s:{s}'" for s in sorted(UNRESOLVED)) + "}"
+    )
 )
 
 
-@dataclass(frozen=True)
 class _Script:
-    text: str
-
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.text.encode()).hexdigest()
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
 
 
 _READ = _Script(_READ_SCRIPT)
@@ -592,7 +594,7 @@ class RedisBackend(Backend):
             if not txn.writes:
                 return result, reader.version()
             args = self._commit_args(uid, reader, txn)
-            outcome, version = self._commit(uid, keys, args)
+            outcome, version = self._commit(uid, keys, args, not reader.epoch)
             if outcome:
                 return result, version
             self._backoff(attempt)
@@ -647,16 +649,20 @@ class RedisBackend(Backend):
             args.extend(row)
         return args
 
-    def _commit(self, uid: str, keys: list[str], args: list[Any]) -> tuple[bool, int]:
-        now = float(args[3])
-
-        def send() -> list[Any]:
+    def _commit(
+        self, uid: str, keys: list[str], args: list[Any], new_session: bool
+    ) -> tuple[bool, int]:
+        def send() -> Any:
+            if not new_session:
+                return self.evalsha(_COMMIT, keys, args)
+            # The first write also enters the session in the index (another
+            # slot, so not from the script), after the commit in one pipeline.
             pipe = self.client.pipeline(transaction=False)
             pipe.evalsha(_COMMIT.sha, len(keys), *keys, *args)
-            pipe.zadd(self.sessions_key, {uid: now})
-            return pipe.execute()
+            pipe.zadd(self.sessions_key, {uid: float(args[3])})
+            return pipe.execute()[0]
 
-        reply = self.call(f"writing session {uid!r}", send, commit=True, keys=keys)[0]
+        reply = self.call(f"writing session {uid!r}", send, commit=True, keys=keys)
         outcome = int(reply[0])
         if outcome < 0:
             raise CorruptRecordError(
