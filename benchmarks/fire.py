@@ -147,9 +147,27 @@ def redis_store() -> Iterator[tuple[str, Callable[[int], Any]]]:
             server.stop()
 
 
+@contextmanager
+def memory_store() -> Iterator[tuple[str, Callable[[int], Any]]]:
+    """The engine alone: no I/O, the reference for every backend's overhead."""
+
+    def floor(n: int) -> None:
+        pass
+
+    yield "memory://bench", floor
+
+
 #: backend name -> context manager giving (url, floor call); one row each.
-STORES: dict[str, Callable[[], Any]] = {"sqlite": sqlite_store, "redis": redis_store}
-FLOOR_NAMES = {"sqlite": "raw SQLite write txn", "redis": "redis-py PING round trip"}
+STORES: dict[str, Callable[[], Any]] = {
+    "sqlite": sqlite_store,
+    "redis": redis_store,
+    "memory": memory_store,
+}
+FLOOR_NAMES = {
+    "sqlite": "raw SQLite write txn",
+    "redis": "redis-py PING round trip",
+    "memory": "no-op call",
+}
 
 
 def _fire_worker(url: str, uid: str, fires: int, go: Any, done: Any) -> None:
@@ -228,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"fire, {size:,} instances",
                         median,
                         p95,
-                        f"{median / floor_median:.1f}x",
+                        "" if backend == "memory" else f"{median / floor_median:.1f}x",
                         f"{median / first:.2f}x",
                     )
                 )
-            if args.processes > 0:
+            if args.processes > 0 and backend != "memory":  # memory: one process
                 total, elapsed = throughput(url, args.processes, args.fires)
                 rates.append((backend, args.processes, total, elapsed))
             print(f"{backend}: done", file=sys.stderr)

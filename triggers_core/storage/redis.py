@@ -451,6 +451,9 @@ class RedisBackend(Backend):
         client_url = urlunsplit(
             (parts.scheme, parts.netloc, parts.path, urlencode(passed), "")
         )
+        # Known limit: a plain client. The key layout and the scripts are
+        # cluster-ready (one slot per session, every key declared), but a
+        # cluster-aware client (redis.cluster.RedisCluster) is not wired in.
         self.client = redis.Redis.from_url(
             client_url,
             retry=Retry(NoBackoff(), 0),  # we resend ourselves, see module doc
@@ -516,6 +519,9 @@ class RedisBackend(Backend):
                 reached = reached or not _is_connect_error(exc)
                 attempt += 1
                 if attempt > CONNECT_RETRIES:
+                    # Known limit: a commit that reached the server but whose
+                    # reply never came back, even to a resend, has an unknown
+                    # outcome; the error says "may have been applied".
                     raise self._unavailable(
                         what, exc, commit or in_write, reached and commit
                     ) from None
@@ -579,6 +585,10 @@ class RedisBackend(Backend):
 
     @contextmanager
     def read(self, uid: str) -> Iterator[Reader]:
+        # Known limit: unlike SQLite's, a Redis read view is not one snapshot
+        # across calls: each point read is atomic (and brings the records it
+        # implies, e.g. an instance's task), and the whole-session reads
+        # share one atomic snapshot, but two point reads may straddle a write.
         yield _RedisReader(self, uid, pinned=False)
 
     def _transact(self, uid: str, body: Callable[[Transaction], T]) -> tuple[T, int]:
@@ -657,6 +667,9 @@ class RedisBackend(Backend):
                 return self.evalsha(_COMMIT, keys, args)
             # The first write also enters the session in the index (another
             # slot, so not from the script), after the commit in one pipeline.
+            # Known limit: if every resend of this pipeline fails after the
+            # commit applied, the session is missing from the index (it
+            # still works; `list_sessions` does not show it).
             pipe = self.client.pipeline(transaction=False)
             pipe.evalsha(_COMMIT.sha, len(keys), *keys, *args)
             pipe.zadd(self.sessions_key, {uid: float(args[3])})
