@@ -22,9 +22,13 @@ from triggers_core import TaskContext, register
 COUNTER_ENV = "TRIGGERS_TEST_COUNTER_URL"
 
 
-@functools.cache
 def counter() -> redis.Redis:
-    return redis.Redis.from_url(os.environ[COUNTER_ENV], decode_responses=True)
+    return _client(os.environ[COUNTER_ENV])
+
+
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
 
 
 def runs_key(session_uid: str) -> str:
