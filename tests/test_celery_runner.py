@@ -203,3 +203,36 @@ def test_manager_workers_cannot_rebuild_is_refused(
     assert isinstance(caught.value.__cause__, ConfigurationError)
     assert sqlite_storage["t_a#0"].status == Status.UNSTARTED
     assert queued_messages(broker_url) == []
+
+
+def test_worker_command_reports_a_module_it_cannot_import(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from triggers_core.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["worker", "--import", "no_such_module_for_triggers"])
+
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--import no_such_module_for_triggers: No module named" in err
+
+
+def test_worker_command_refuses_a_runner_that_is_not_celery(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from triggers_core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["worker", "--runner", "threading"])
+
+    assert "not a CeleryTaskRunner; nothing to serve" in capsys.readouterr().err
+
+
+def test_triggers_command_without_subcommand_prints_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from triggers_core.cli import main
+
+    assert main([]) == 2
+    assert "worker" in capsys.readouterr().out

@@ -115,6 +115,10 @@ def install(app: Celery) -> Any:
         acks_late=True,
         reject_on_worker_lost=True,
         ignore_result=True,
+        # Known limit: a store unreachable for longer than these retries
+        # (half a minute at most, with backoff) drops the message and
+        # leaves the instance ``scheduled``; an operator sees it there,
+        # without the "celery" note a delivered instance gets.
         autoretry_for=(StorageUnavailableError, ConcurrentUpdateError),
         retry_backoff=True,
         max_retries=STORAGE_RETRIES,
@@ -153,6 +157,10 @@ def _run_instance(
     _warn_if_foreign_app(manager, default_runner, task.app)
     if not _record_delivery(storage, instance_name, task.request, run):
         return
+    # Known limit: a worker that dies from here on, or a store that fails
+    # while the outcome is recorded, leaves the instance ``running``: no
+    # message or retry can tell a dead run from a slow one. See
+    # `suspect_lost_instances` and docs/celery.md for the repair.
     manager.run_instance(instance_name)
 
 
@@ -251,6 +259,11 @@ class CeleryTaskRunner(TaskRunner):
     ``unstarted`` and the error reaches the caller of ``fire``.
     """
 
+    # Known limit: when a worker publishes a cascade or a retry and the
+    # broker refuses it, the new instances are left ``unstarted`` (runnable)
+    # and the error is only in the worker's log; the next firing of any of
+    # their task's triggers schedules them.
+
     name: ClassVar[str] = "celery"
 
     def __init__(
@@ -303,12 +316,20 @@ class CeleryTaskRunner(TaskRunner):
             "default_runner": manager.default_runner,
             "run": instance.config.run if instance.config else None,
         }
+        # Known limit: the storage URL, password included, travels in the
+        # message (a worker needs it); the broker must be trusted as much as
+        # the store. Only logs and monitors get the redacted form.
         options: dict[str, Any] = {
             "retry": self.publish_retry,
             # Logs and monitors show this instead of the URL's password.
             "kwargsrepr": repr({**kwargs, "storage_url": storage.display_url}),
         }
         if countdown > 0:
+            # Known limit: with a Redis broker a worker holds a message with
+            # a countdown unacknowledged; past the broker's visibility
+            # timeout (1 hour by default) it is delivered again. The copy
+            # that comes second finds the instance no longer ``scheduled``
+            # and only logs a warning.
             options["countdown"] = countdown
         if self.queue is not None:
             options["queue"] = self.queue
@@ -338,6 +359,38 @@ class CeleryTaskRunner(TaskRunner):
                 " register it by that name"
             )
         self._checked_managers.add(key)
+
+
+def suspect_lost_instances(
+    storage: SessionStorage, celery_app: Celery | None = None, timeout: float = 2.0
+) -> list[TaskInstance]:
+    """``running`` instances that no live worker is executing.
+
+    Asks every worker of ``celery_app`` (default: the default `app`) for its
+    active tasks (``inspect().active()``, waiting
+    ``timeout`` seconds for replies) and returns the running instances whose
+    Celery task id (``metadata["celery"]["taskId"]``) none of them reports:
+    most likely their worker died. It only reports; a worker that was too
+    busy or cut off from the broker to answer makes its instances look lost
+    too, so check before repairing (see ``docs/celery.md``).
+    """
+    running = [
+        i for i in storage.get_unresolved_instances() if i.status == Status.RUNNING
+    ]
+    if not running:
+        return []
+    inspector = (celery_app or app).control.inspect(timeout=timeout)
+    replies = inspector.active()
+    active = {
+        str(task.get("id"))
+        for tasks in (replies or {}).values()
+        for task in tasks or []
+    }
+    return [
+        i
+        for i in running
+        if str(i.metadata.get("celery", {}).get("taskId")) not in active
+    ]
 
 
 #: The default app: ``celery -A triggers_core.runners.celery worker`` runs it.
