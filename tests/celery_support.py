@@ -32,6 +32,15 @@ def redis_url(port: int, db: int) -> str:
     return f"redis://127.0.0.1:{port}/{db}"
 
 
+def store_url(directory: Path, redis_port: int) -> str:
+    """The store the test and its workers share.
+
+    SQLite until the Redis storage backend is merged; then Redis db 2 of
+    the test's own redis-server (``redis_url(redis_port, 2)``).
+    """
+    return f"sqlite://{directory / 'store.db'}"
+
+
 def wait_for(
     condition: Callable[[], Any], what: str | Callable[[], str], timeout: float = 120
 ) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.celery_support import CeleryWorker, redis_url, wait_for
+from tests.celery_support import CeleryWorker, redis_url, store_url, wait_for
 from tests.celery_tasks import runs_key
 from tests.redis_server import RedisServer
 from triggers_core import Status, TriggerManager, open_storage, register
@@ -38,7 +38,7 @@ class Cluster:
         self.redis = RedisServer(directory).start()
         self.broker_url = redis_url(self.redis.port, 0)
         self.counter_url = redis_url(self.redis.port, 1)
-        self.store_url = f"sqlite://{directory / 'store.db'}"
+        self.store_url = store_url(directory, self.redis.port)
         self.counter = redis.Redis.from_url(self.counter_url, decode_responses=True)
         self.runner = CeleryTaskRunner(make_app(self.broker_url))
         self.workers = [

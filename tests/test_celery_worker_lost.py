@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.celery_support import CeleryWorker, redis_url, wait_for
+from tests.celery_support import CeleryWorker, redis_url, store_url, wait_for
 from tests.celery_tasks import release_key, runs_key
 from tests.redis_server import RedisServer
 from triggers_core import Status, TriggerManager, open_storage
@@ -56,7 +56,7 @@ class Setup:
 
     def manager(self) -> TriggerManager:
         storage = open_storage(
-            f"sqlite://{self.directory / 'store.db'}", f"s-{uuid.uuid4().hex[:12]}"
+            store_url(self.directory, self.redis.port), f"s-{uuid.uuid4().hex[:12]}"
         )
         manager = TriggerManager(storage, default_runner=CeleryTaskRunner(self.app))
         manager.update_configuration(CONFIGURATION)
