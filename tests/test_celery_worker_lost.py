@@ -96,7 +96,7 @@ def test_killed_worker_leaves_instance_running_until_an_operator_repairs(
     manager.fire("go")
     wait_running(manager, "t_block#0", crashing)
     # While its worker lives, the instance is not suspected.
-    assert suspect_lost_instances(storage, setup.app) == []
+    assert suspect_lost_instances(storage, setup.app, timeout=5) == []
 
     crashing.kill()  # SIGKILL to the worker and its pool: a host crash
 

@@ -19,6 +19,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 from . import registry
@@ -95,12 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        from .runners import celery as celery_runner
+    except ImportError as exc:
+        parser.error(f"the worker needs Celery ({exc}); pip install 'triggers[celery]'")
     if args.broker:
         # Read by the default app when its configuration is first used, and
         # inherited by the pool processes.
-        from .runners.celery import BROKER_ENV
-
-        os.environ[BROKER_ENV] = args.broker
+        os.environ[celery_runner.BROKER_ENV] = args.broker
     # Like `celery -A`, find the application's modules from where it runs.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -110,7 +113,7 @@ def _worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except ImportError as exc:
             parser.error(f"--import {module}: {exc}")
     try:
-        app = _pick_app(args)
+        app = _pick_app(args, celery_runner)
     except RegistryError as exc:
         parser.error(str(exc))
     if args.broker:
@@ -130,13 +133,7 @@ def _worker(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def _pick_app(args: argparse.Namespace) -> Any:
-    try:
-        from .runners import celery as celery_runner
-    except ImportError as exc:
-        raise RegistryError(
-            f"the worker needs Celery ({exc}); pip install 'triggers[celery]'"
-        ) from None
+def _pick_app(args: argparse.Namespace, celery_runner: ModuleType) -> Any:
     if args.app:
         app = registry.import_path(args.app)
         celery_runner.install(app)
