@@ -242,8 +242,8 @@ def _warn_if_foreign_app(manager: TriggerManager, runner_name: str, app: Any) ->
             "worker serves; register CeleryTaskRunner(app) under %r in a module "
             "this worker imports",
             runner_name,
-            runner.app.main,
-            app.main,
+            runner.app,
+            app,
             runner_name,
         )
 
