@@ -415,6 +415,56 @@ def test_writers_on_different_records_do_not_conflict(url: str) -> None:
     assert storage["t_b#0"].metadata["touched"]
 
 
+def test_more_threads_than_connections_queue_for_one(url: str) -> None:
+    small = url + "&max_connections=2"
+    storage = open_storage(small, "crowded")
+    inbox = InboxRunner()
+    manager = TriggerManager(storage, default_runner=inbox)
+    manager.update_configuration(
+        {"t_every": {"after": ["tick"], "andEvery": "tick", "run": PASS}}
+    )
+    start = threading.Barrier(12)
+    failures: list[BaseException] = []
+
+    def fire(n: int) -> None:
+        start.wait(timeout=30)
+        try:
+            manager.fire("tick", {"n": n})
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=fire, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    ticks = sorted(i.kwargs["tick"]["n"] for i in storage.instances_of_task("t_every"))
+    assert ticks == list(range(12))
+    check_layout(small, "crowded")
+
+
+def test_a_write_waits_for_a_free_connection(url: str) -> None:
+    """The only connection is held by a watcher: the fire queues, it does
+    not fail (redis-py's default pool raises "Too many connections")."""
+    single = url + "&max_connections=1"
+    storage = open_storage(single, "queued")
+    manager = TriggerManager(storage, default_runner=InboxRunner())
+    manager.update_configuration({"t_a": {"after": ["x"], "run": PASS}})
+    version = storage.version
+    watching = threading.Thread(target=storage.wait_for_change, args=(version, 3))
+    watching.start()
+    backend = backend_of(single)
+    observer = redis.Redis(port=backend.pool.connection_kwargs["port"])
+    channel = backend.channel("queued")
+    while watching.is_alive() and observer.pubsub_numsub(channel)[0][1] == 0:
+        threading.Event().wait(0.001)  # until the watcher holds the connection
+    observer.close()
+    manager.fire("x")
+    watching.join(timeout=60)
+    assert [i.name for i in storage.instances_of_task("t_a")] == ["t_a#0"]
+
+
 # -- errors ---------------------------------------------------------------------
 
 

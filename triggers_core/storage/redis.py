@@ -9,8 +9,10 @@ options of ours, removed before the URL reaches redis-py:
 * ``retries=N`` - how many times a write is retried after conflicting with
   other writers before `ConcurrentUpdateError` (default 100).
 
-redis-py options (``socket_timeout``, ``socket_connect_timeout``, ...) pass
-through; we default to 5 s to connect and 10 s to wait for a reply.
+redis-py options (``socket_timeout``, ``socket_connect_timeout``,
+``max_connections``, ...) pass through; we default to 5 s to connect, 10 s
+to wait for a reply, and a pool of 64 connections per process that threads
+queue for.
 
 Key layout
 ----------
@@ -454,11 +456,24 @@ class RedisBackend(Backend):
         # Known limit: a plain client. The key layout and the scripts are
         # cluster-ready (one slot per session, every key declared), but a
         # cluster-aware client (redis.cluster.RedisCluster) is not wired in.
-        self.client = redis.Redis.from_url(
+        # A blocking pool: threads beyond ``max_connections`` (URL option,
+        # default 64) wait up to 20 s for a connection instead of failing,
+        # which redis-py's default pool does past 100.
+        self.pool = redis.BlockingConnectionPool.from_url(
             client_url,
             retry=Retry(NoBackoff(), 0),  # we resend ourselves, see module doc
             socket_connect_timeout=5.0,
             socket_timeout=10.0,
+            max_connections=64,
+            timeout=20,
+        )
+        self.client = redis.Redis(connection_pool=self.pool)
+        # Watchers (`wait_for_change`) hold a connection while they wait:
+        # they get their own pool, so they never take one from writers.
+        self.watch_pool = redis.ConnectionPool(
+            connection_class=self.pool.connection_class,
+            max_connections=1024,
+            **self.pool.connection_kwargs,
         )
         self.sessions_key = f"{self.prefix}sessions"
         self.call("connecting", self._load_scripts)
@@ -753,7 +768,8 @@ class RedisBackend(Backend):
     def wait_for_change(self, uid: str, version: int, timeout: float) -> int:
         """Block on the session's pub/sub channel (polling if pub/sub fails)."""
         deadline = time.monotonic() + timeout
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        watcher = redis.Redis(connection_pool=self.watch_pool)
+        pubsub = watcher.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             try:
                 self.call("subscribing", lambda: pubsub.subscribe(self.channel(uid)))
@@ -779,6 +795,8 @@ class RedisBackend(Backend):
 
     def close(self) -> None:
         self.client.close()
+        self.pool.disconnect()
+        self.watch_pool.disconnect()
 
 
 def _is_connect_error(exc: BaseException) -> bool:
