@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from triggers_core import StorageError, TriggerManager
+from triggers_core import InvalidStatusError, StorageError, TriggerManager
 
 from .screens.bulk_replay import BulkReplayRequest
 from .screens.fire import FireRequest
@@ -58,7 +58,7 @@ def bulk_replay(manager: TriggerManager, request: BulkReplayRequest) -> Outcome:
             )
         except ValueError as exc:
             logger.warning("not replaying %s: %s", name, exc)
-            refused.append(str(exc))
+            refused.append(_refusal(exc))
         except StorageError as exc:
             logger.warning("bulk replay stopped at %s: %s", name, exc)
             return _stopped("Replayed", done, request.instances, refused, exc)
@@ -67,6 +67,12 @@ def bulk_replay(manager: TriggerManager, request: BulkReplayRequest) -> Outcome:
     total = len(request.instances)
     summary = f"Replayed {len(done)} of {total}: " + (", ".join(done) or "none")
     return Outcome(summary, refused=refused)
+
+
+def _refusal(exc: ValueError) -> str:
+    if isinstance(exc, InvalidStatusError):
+        return f"{exc.instance_name} is {exc.status} now, no longer {exc.expected}"
+    return str(exc)
 
 
 def _stopped(
@@ -103,7 +109,7 @@ def skip(manager: TriggerManager, request: SkipRequest) -> Outcome:
             )
         except ValueError as exc:
             logger.warning("not skipping %s: %s", name, exc)
-            refused.append(str(exc))
+            refused.append(_refusal(exc))
         except StorageError as exc:
             logger.warning("bulk skip stopped at %s: %s", name, exc)
             return _stopped("Skipped", done, request.instances, refused, exc)

@@ -27,6 +27,7 @@ class FlakyImport(TriggerTask):
         fetched = context.trigger_kwargs.get("t_fetch", {})
         if fetched.get("fixed") is True:
             return {"imported": fetched.get("subject", "?")}
+        context.logger.error("no answer from subjects.example")
         error = ImportTimeout(f"subject server timed out for {context.instance_name}")
         error.context = {"server": "subjects.example", "attempt": context.depth + 1}  # type: ignore[attr-defined]
         raise error

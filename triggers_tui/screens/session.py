@@ -26,6 +26,7 @@ from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from triggers_core import (
+    InvalidStatusError,
     StorageError,
     StorageUnavailableError,
     TaskInstance,
@@ -486,8 +487,11 @@ class SessionScreen(Screen[None]):
     ) -> None:
         try:
             outcome = operation(self._get_manager())
+        except InvalidStatusError as exc:
+            logger.warning("%s refused: %s", description, exc)
+            self.post_message(ActionRefused(description, refusal_text(exc)))
         except ValueError as exc:
-            # The engine refused: not failed any more, bad kwargs, ...
+            # The engine refused the input: bad kwargs, bad trigger name, ...
             logger.warning("%s refused: %s", description, exc)
             self.post_message(ActionRefused(description, str(exc)))
         except StorageError as exc:
@@ -535,6 +539,14 @@ class SessionScreen(Screen[None]):
             severity="error",
             timeout=10,
         )
+
+
+def refusal_text(exc: InvalidStatusError) -> str:
+    """Why the engine refused: the instance changed since the screen showed it."""
+    return (
+        f"{exc.instance_name} is {exc.status} now, no longer {exc.expected} "
+        "(another operator or a worker changed it); nothing was applied."
+    )
 
 
 def _order(name: str) -> tuple[str, int]:
