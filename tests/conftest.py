@@ -23,7 +23,7 @@ def storage_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
     if request.param == "memory":
-        return "memory://"
+        return f"memory://test-{uuid.uuid4().hex[:8]}"
     if request.param == "sqlite":
         return f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'triggers.db'}"
     raise AssertionError(request.param)

@@ -199,9 +199,9 @@ class TriggerManager:
         earlier = txn.latest_kwargs(t for t in config.triggers if t != trigger)
         for name, fired in earlier.items():
             if name in config.after:
-                instance.kwargs[name] = copy.deepcopy(fired)
+                instance.kwargs[name] = fired
             if name in config.unless:
-                instance.unless_kwargs[name] = copy.deepcopy(fired)
+                instance.unless_kwargs[name] = fired
         _offer(instance, config, trigger, kwargs)
         return instance
 
@@ -616,12 +616,14 @@ def _record_logs(instance: TaskInstance, context: TaskContext) -> None:
 def _offer(
     instance: TaskInstance, config: TaskConfig, trigger: str, kwargs: dict[str, Any]
 ) -> bool:
+    # Instances may share ``kwargs``: within a transaction nothing mutates
+    # trigger kwargs, and each instance is serialised on its own.
     took = False
     if trigger in config.after and trigger not in instance.kwargs:
-        instance.kwargs[trigger] = copy.deepcopy(kwargs)
+        instance.kwargs[trigger] = kwargs
         took = True
     if trigger in config.unless and trigger not in instance.unless_kwargs:
-        instance.unless_kwargs[trigger] = copy.deepcopy(kwargs)
+        instance.unless_kwargs[trigger] = kwargs
         took = True
     return took
 

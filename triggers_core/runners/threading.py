@@ -53,9 +53,9 @@ class ThreadingTaskRunner(TaskRunner):
             if countdown > 0:
                 time.sleep(countdown)
             manager.run_instance(instance_name)
-        except Exception:
-            # Already recorded on the instance; the log line is for operators.
-            logger.warning("instance %s failed", instance_name, exc_info=True)
+        except Exception as exc:
+            # The traceback is stored on the instance; one line is enough here.
+            logger.warning("%s failed: %s: %s", instance_name, type(exc).__name__, exc)
         finally:
             ThreadingTaskRunner._done()
 

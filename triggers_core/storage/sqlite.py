@@ -19,6 +19,7 @@ writer waits for the lock (default 30).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -73,9 +74,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     name TEXT NOT NULL,
     config TEXT NOT NULL,
     version INTEGER NOT NULL,
+    instance_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (session, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tasks_by_version ON tasks (session, version);
 CREATE TABLE IF NOT EXISTS task_triggers (
     session TEXT NOT NULL,
     trigger_name TEXT NOT NULL,
@@ -91,7 +92,7 @@ CREATE TABLE IF NOT EXISTS instances (
     data TEXT NOT NULL,
     version INTEGER NOT NULL,
     PRIMARY KEY (session, name)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS instances_by_task ON instances (session, task, idx);
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances (session, status, task);
 CREATE INDEX IF NOT EXISTS instances_by_version ON instances (session, version);
@@ -102,11 +103,18 @@ CREATE TABLE IF NOT EXISTS fired_triggers (
     version INTEGER NOT NULL,
     PRIMARY KEY (session, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS fired_triggers_by_version
-    ON fired_triggers (session, version);
 """
 
 _CHUNK = 500  # stays under SQLite's bound-parameter limit
+
+
+@functools.lru_cache(maxsize=1024)
+def _decode_config(text: str, name: str) -> RawRecord:
+    """Task configurations rarely change; decode each stored text once.
+
+    Callers get the cached dict: `TaskConfig.from_json` only reads it.
+    """
+    return _decode(text, f"task {name!r}")
 
 
 def _decode(text: str, what: str) -> RawRecord:
@@ -120,9 +128,21 @@ def _decode(text: str, what: str) -> RawRecord:
 
 
 class _SQLiteReader(Reader):
+    """Reads one session; ``prefetch_trigger`` loads a fire's records at once.
+
+    Tables per session are small except ``instances``; every query on it
+    goes through an index on (session, status, task), (session, task, idx)
+    or the primary key, so no read grows with the session.
+    """
+
     def __init__(self, conn: sqlite3.Connection, uid: str) -> None:
         self.conn = conn
         self.uid = uid
+        self._trigger_tasks: dict[str, list[str]] = {}
+        self._tasks: dict[str, RawRecord] = {}
+        self._counts: dict[str, int] = {}
+        self._open: dict[str, list[str]] = {}
+        self._instances: dict[str, RawRecord] = {}
 
     def _rows(self, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
         return self.conn.execute(sql, (self.uid, *params)).fetchall()
@@ -137,30 +157,79 @@ class _SQLiteReader(Reader):
                 found[name] = _decode(text, f"{what} {name!r}")
         return found
 
+    def prefetch_trigger(self, trigger: str) -> None:
+        rows = self._rows(
+            "SELECT t.name, t.config, t.instance_count FROM task_triggers tt "
+            "JOIN tasks t ON t.session = tt.session AND t.name = tt.task "
+            "WHERE tt.session = ? AND tt.trigger_name = ?",
+            trigger,
+        )
+        self._trigger_tasks[trigger] = [name for name, _, _ in rows]
+        for name, config, count in rows:
+            self._tasks[name] = _decode_config(config, name)
+            self._counts[name] = count
+            self._open[name] = []
+        if not rows:
+            return
+        marks = ",".join("?" * len(rows))
+        open_rows = self._rows(
+            "SELECT name, task, data FROM instances INDEXED BY instances_by_status "
+            f"WHERE session = ? AND status = ? AND task IN ({marks})",
+            Status.UNSTARTED.value,
+            *(name for name, _, _ in rows),
+        )
+        for name, task, data in open_rows:
+            self._open[task].append(name)
+            self._instances[name] = _decode(data, f"instance {name!r}")
+
     def version(self) -> int:
         row = self._rows("SELECT version FROM sessions WHERE uid = ?")
         return int(row[0][0]) if row else 0
 
     def tasks(self, names: Iterable[str]) -> dict[str, RawRecord]:
-        sql = "SELECT name, config FROM tasks WHERE session = ? AND name IN ({marks})"
-        return self._by_names(sql, names, "task")
+        wanted = list(names)
+        found = {n: self._tasks[n] for n in wanted if n in self._tasks}
+        missing = [n for n in wanted if n not in self._tasks]
+        if missing:
+            sql = (
+                "SELECT name, config FROM tasks WHERE session = ? AND name IN ({marks})"
+            )
+            found.update(self._by_names(sql, missing, "task"))
+        return found
 
     def task_names_for_trigger(self, trigger: str) -> list[str]:
+        if trigger in self._trigger_tasks:
+            return self._trigger_tasks[trigger]
         sql = "SELECT task FROM task_triggers WHERE session = ? AND trigger_name = ?"
         return [row[0] for row in self._rows(sql, trigger)]
 
     def instances(self, names: Iterable[str]) -> dict[str, RawRecord]:
-        sql = "SELECT name, data FROM instances WHERE session = ? AND name IN ({marks})"
-        return self._by_names(sql, names, "instance")
+        wanted = list(names)
+        found = {n: self._instances[n] for n in wanted if n in self._instances}
+        missing = [n for n in wanted if n not in self._instances]
+        if missing:
+            sql = (
+                "SELECT name, data FROM instances WHERE session = ? "
+                "AND name IN ({marks})"
+            )
+            found.update(self._by_names(sql, missing, "instance"))
+        return found
 
     def open_instance_names(self, task: str) -> list[str]:
-        sql = "SELECT name FROM instances WHERE session = ? AND status = ? AND task = ?"
+        if task in self._open:
+            return list(self._open[task])
+        sql = (
+            "SELECT name FROM instances INDEXED BY instances_by_status "
+            "WHERE session = ? AND status = ? AND task = ?"
+        )
         return [row[0] for row in self._rows(sql, Status.UNSTARTED.value, task)]
 
     def instance_count(self, task: str) -> int:
-        sql = "SELECT MAX(idx) FROM instances WHERE session = ? AND task = ?"
-        top = self._rows(sql, task)[0][0]
-        return 0 if top is None else int(top) + 1
+        if task in self._counts:
+            return self._counts[task]
+        sql = "SELECT instance_count FROM tasks WHERE session = ? AND name = ?"
+        rows = self._rows(sql, task)
+        return int(rows[0][0]) if rows else 0
 
     def latest_kwargs(self, triggers: Iterable[str]) -> dict[str, RawRecord]:
         sql = (
@@ -180,7 +249,10 @@ class _SQLiteReader(Reader):
         return {name: _decode(text, f"instance {name!r}") for name, text in rows}
 
     def task_instance_names(self, task: str) -> list[str]:
-        sql = "SELECT name FROM instances WHERE session = ? AND task = ? ORDER BY idx"
+        sql = (
+            "SELECT name FROM instances INDEXED BY instances_by_task "
+            "WHERE session = ? AND task = ? ORDER BY idx"
+        )
         return [row[0] for row in self._rows(sql, task)]
 
     def all_latest_kwargs(self) -> dict[str, RawRecord]:
@@ -198,7 +270,9 @@ class _SQLiteReader(Reader):
         return RawChanges(
             version=self.version(),
             tasks=pick("tasks", "config", "task"),
-            instances=pick("instances", "data", "instance"),
+            instances=pick(
+                "instances INDEXED BY instances_by_version", "data", "instance"
+            ),
             triggers=pick("fired_triggers", "kwargs", "trigger kwargs"),
         )
 
@@ -326,9 +400,7 @@ class SQLiteBackend(Backend):
             reader = _SQLiteReader(conn, uid)
             txn = Transaction(uid, reader)
             result = body(txn)
-            version = reader.version()
-            if txn.writes:
-                version = self._apply(conn, uid, txn, version)
+            version = self._apply(conn, uid, txn) if txn.writes else reader.version()
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
@@ -339,52 +411,67 @@ class SQLiteBackend(Backend):
         return result, version
 
     @staticmethod
-    def _apply(
-        conn: sqlite3.Connection, uid: str, txn: Transaction, version: int
-    ) -> int:
+    def _apply(conn: sqlite3.Connection, uid: str, txn: Transaction) -> int:
         writes = txn.writes
-        version += 1
         now = time.time()
-        conn.execute(
-            "INSERT INTO sessions (uid, version, created, updated) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (uid) DO UPDATE SET version = excluded.version, "
-            "updated = excluded.updated",
-            (uid, version, now, now),
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?)",
-            [(uid, n, dumps(c.to_json()), version) for n, c in writes.tasks.items()],
-        )
-        added, removed = writes.trigger_index_changes()
-        conn.executemany(
-            "DELETE FROM task_triggers "
-            "WHERE session = ? AND trigger_name = ? AND task = ?",
-            [(uid, trigger, task) for trigger, task in removed],
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO task_triggers VALUES (?, ?, ?)",
-            [(uid, trigger, task) for trigger, task in added],
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    uid,
-                    n,
-                    i.task_name,
-                    i.index,
-                    str(i.status),
-                    dumps(i.to_json()),
-                    version,
-                )
-                for n, i in writes.instances.items()
-            ],
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO fired_triggers VALUES (?, ?, ?, ?)",
-            [(uid, n, dumps(k), version) for n, k in writes.latest_kwargs.items()],
-        )
-        return version
+        (version,) = conn.execute(
+            "INSERT INTO sessions (uid, version, created, updated) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT (uid) DO UPDATE SET version = version + 1, "
+            "updated = excluded.updated RETURNING version",
+            (uid, now, now),
+        ).fetchone()
+        if writes.tasks:
+            conn.executemany(
+                "INSERT INTO tasks (session, name, config, version) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (session, name) DO UPDATE SET "
+                "config = excluded.config, version = excluded.version",
+                [
+                    (uid, n, dumps(c.to_json()), version)
+                    for n, c in writes.tasks.items()
+                ],
+            )
+            added, removed = writes.trigger_index_changes()
+            conn.executemany(
+                "DELETE FROM task_triggers "
+                "WHERE session = ? AND trigger_name = ? AND task = ?",
+                [(uid, trigger, task) for trigger, task in removed],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO task_triggers VALUES (?, ?, ?)",
+                [(uid, trigger, task) for trigger, task in added],
+            )
+        if writes.instances:
+            conn.executemany(
+                "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        uid,
+                        n,
+                        i.task_name,
+                        i.index,
+                        str(i.status),
+                        dumps(i.to_json()),
+                        version,
+                    )
+                    for n, i in writes.instances.items()
+                ],
+            )
+            counts: dict[str, int] = {}
+            for name, instance in writes.instances.items():
+                if writes.previous_status.get(name) is None:
+                    task = instance.task_name
+                    counts[task] = max(counts.get(task, 0), instance.index + 1)
+            conn.executemany(
+                "UPDATE tasks SET instance_count = MAX(instance_count, ?) "
+                "WHERE session = ? AND name = ?",
+                [(count, uid, task) for task, count in counts.items()],
+            )
+        if writes.latest_kwargs:
+            conn.executemany(
+                "INSERT OR REPLACE INTO fired_triggers VALUES (?, ?, ?, ?)",
+                [(uid, n, dumps(k), version) for n, k in writes.latest_kwargs.items()],
+            )
+        return int(version)
 
     # -- sessions ---------------------------------------------------------
 
