@@ -80,7 +80,9 @@ def configure_logging(log_file: str | None) -> None:
 
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if log_file else logging.INFO)
-    handler: logging.Handler = TextualHandler()
+    # Task threads (replays run here) have no active app: without stderr=False
+    # the handler would print their tracebacks over the dashboard.
+    handler: logging.Handler = TextualHandler(stderr=False, stdout=False)
     handler.setLevel(logging.INFO)
     root.addHandler(handler)
     if log_file:
@@ -111,17 +113,25 @@ def check_store(url: str, session: str | None) -> None:
         ) from None
 
 
+#: The demo keeps working after it opens, so the tree visibly changes:
+#: a slow task runs this long, and this many pages arrive, one every few seconds.
+DEMO_SLOW_SECONDS = 15.0
+DEMO_LIVE_PAGES = 8
+DEMO_PAGE_INTERVAL = 4.0
+
+
 def seed_demo(url: str) -> str:
     """Seed the demo workflow into a new session of ``url``; its UID."""
+    from triggers_core.demo import seed_demo as seed
+
     try:
-        from triggers_core.demo import seed_demo as seed
-    except ImportError:
-        raise CommandError(
-            "--demo needs triggers_core.demo, which this installation lacks"
-        ) from None
-    try:
-        manager = seed(url)
-    except StorageError as exc:
+        manager = seed(
+            url,
+            slow_seconds=DEMO_SLOW_SECONDS,
+            live_pages=DEMO_LIVE_PAGES,
+            live_interval=DEMO_PAGE_INTERVAL,
+        )
+    except (StorageError, TimeoutError) as exc:
         raise CommandError(
             f"cannot seed the demo into {redact(url)}: {scrub(str(exc), url)}"
         ) from None

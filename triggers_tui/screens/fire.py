@@ -50,6 +50,7 @@ class FireModal(FormScreen[FireRequest]):
         return "Fire"
 
     def compose_form(self) -> ComposeResult:
+        yield Label("Trigger:")
         yield Input(
             placeholder="trigger name (→ completes)",
             suggester=SuggestFromList(self.triggers, case_sensitive=True),
@@ -69,7 +70,7 @@ class FireModal(FormScreen[FireRequest]):
             return "type the name of the trigger to fire"
         editor = self.query_one(JsonEditor)
         if editor.problem is not None:
-            return f"kwargs: {editor.problem}"
+            return "the kwargs above are not a valid JSON object"
         return None
 
     def build_result(self) -> FireRequest:

@@ -89,13 +89,14 @@ class PickerScreen(Screen[None]):
             status.update(Content.from_markup("[$error]✗ $text[/]", text=message.error))
             return
         self.sessions = message.sessions
-        self._fill()
+        self.refill()
 
     @on(Input.Changed, "#picker-filter")
     def _filter_changed(self) -> None:
-        self._fill()
+        self.refill()
 
-    def _fill(self) -> None:
+    def refill(self) -> None:
+        """Show `sessions` again, filtered by what was typed."""
         table = self.query_one(DataTable)
         selected = self.selected_uid
         words = self.query_one("#picker-filter", Input).value.lower().split()

@@ -67,7 +67,7 @@ class ReplayModal(FormScreen[ReplayRequest]):
     def problem(self) -> str | None:
         editor = self.query_one(JsonEditor)
         if self.use_edited and editor.problem is not None:
-            return f"edited kwargs: {editor.problem}"
+            return "the edited kwargs above are not valid JSON kwargs"
         return None
 
     def build_result(self) -> ReplayRequest:

@@ -140,9 +140,11 @@ class SessionScreen(Screen[None]):
         self._watcher.run(lambda: worker.is_cancelled)
 
     def show_header(self) -> None:
-        view = self.view.value
+        view = "" if self.view is FilterMode.ALL else self.view.value
         if self.filter_query:
-            view += f" + {self.filter_query.text}"
+            view = (
+                f"{view} + {self.filter_query.text}" if view else self.filter_query.text
+            )
         self.query_one(SessionHeader).show(
             uid=self.uid,
             store=self.display_url,

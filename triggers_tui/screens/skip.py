@@ -100,7 +100,7 @@ class SkipModal(FormScreen[SkipRequest]):
     def problem(self) -> str | None:
         editor = self.query_one(JsonEditor)
         if editor.problem is not None:
-            return f"result: {editor.problem}"
+            return "the result above is not a valid JSON object"
         if not self.instances:
             return "none of the marked instances is failed"
         return None

@@ -61,7 +61,7 @@ class DetailPane(VerticalScroll, can_focus=True):
     """Shows the node the tree's cursor is on; `show` draws it again."""
 
     def __init__(self, state: SessionState, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, can_maximize=True)
         self.state = state
         self.ref: NodeRef | None = None
 
@@ -188,8 +188,12 @@ class DetailPane(VerticalScroll, can_focus=True):
             )
         timestamps = metadata.get("timestamps")
         if isinstance(timestamps, dict):
+            # One line per status reached, in order. ``lastModified`` is left
+            # out: any metadata write moves it, and the history says who
+            # changed what, when.
             for key, value in timestamps.items():
-                summary.append(f"{escape(key):<14}{format_time(value)}")
+                if key != "lastModified":
+                    summary.append(f"{escape(key):<11}{format_time(value)}")
         sections: dict[str, Any] = {"summary": Content.from_markup("\n".join(summary))}
 
         sections["kwargs"] = self._json(instance.kwargs)
@@ -248,7 +252,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         return Syntax(
             code.rstrip("\n"),
             lexer,
-            theme="ansi_dark" if dark else "ansi_light",
+            theme="monokai" if dark else "default",
             word_wrap=True,
             background_color="default",
         )

@@ -8,6 +8,8 @@ from textual.content import Content
 from textual.markup import escape
 from textual.widgets import Static
 
+from triggers_core.status import UNRESOLVED
+
 from .. import statuses
 
 
@@ -30,11 +32,21 @@ class SessionHeader(Static):
         if read_only:
             flags.append("[$warning]read-only[/]")
         first = f"[b]{escape(uid)}[/b] · {escape(store)} · " + " · ".join(flags)
-        tally = " ".join(
+        # Words for what needs attention, symbols only for what is resolved
+        # (the legend is on the help screen), so the line fits 80 columns.
+        open_ = [
             statuses.markup(s, f"{counts[s]} {s}", tight=True)
             for s in statuses.ORDER
-            if counts.get(s)
-        )
+            if counts.get(s) and s in UNRESOLVED
+        ]
+        resolved = [
+            statuses.markup(s, str(counts[s]), tight=True)
+            for s in statuses.ORDER
+            if counts.get(s) and s not in UNRESOLVED
+        ]
+        tally = " ".join(open_)
+        if resolved:
+            tally = f"{tally} │ {' '.join(resolved)}" if tally else " ".join(resolved)
         second = [tally or "no instances"]
         if marks:
             second.append(f"[$accent]● {marks} marked[/]")

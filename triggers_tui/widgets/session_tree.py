@@ -354,7 +354,8 @@ class SessionTree(Tree[NodeRef]):
             text.append("● ", style + self._style("session-tree--mark"))
         status_style = style + self._style(statuses.style_class(instance.status))
         text.append(statuses.symbol(instance.status) + " ", status_style)
-        text.append(name, style)
+        # The task's name is on the node above: "#3" is enough here.
+        text.append(f"#{instance.index}", style)
         text.append(f" {instance.status}", status_style)
         if self.state.has_unresolved_logs(name):
             text.append(" !logs", style + self._style("session-tree--note"))
