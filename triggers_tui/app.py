@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -24,7 +25,8 @@ class TriggersApp(App[None]):
     from the dashboard (tasks with a ``using`` directive keep theirs).
     """
 
-    CSS_PATH = "app.tcss"
+    # Absolute, so subclasses defined elsewhere (benchmarks, tests) find it.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "triggers"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),

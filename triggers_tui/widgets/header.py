@@ -16,6 +16,8 @@ from .. import statuses
 class SessionHeader(Static):
     """Two short lines: identity and connection, then the status counts."""
 
+    _shown = ""
+
     def show(
         self,
         *,
@@ -52,4 +54,8 @@ class SessionHeader(Static):
             second.append(f"[$accent]● {marks} marked[/]")
         if view:
             second.append(f"[$text-muted]view: {escape(view)}[/]")
-        self.update(Content.from_markup(first + "\n" + " │ ".join(second)))
+        markup = first + "\n" + " │ ".join(second)
+        if markup != self._shown:
+            # Every write changes a count: skip the relayout when nothing did.
+            self._shown = markup
+            self.update(Content.from_markup(markup))
