@@ -54,6 +54,15 @@ class Delta:
     def __bool__(self) -> bool:
         return bool(self.tasks or self.instances or self.removed or self.triggers)
 
+    def merge(self, other: Delta) -> None:
+        """Add ``other`` (a later update) to this one."""
+        self.tasks |= other.tasks
+        self.instances |= other.instances
+        self.new_instances.extend(other.new_instances)
+        self.new_tasks.extend(other.new_tasks)
+        self.removed = self.removed or other.removed
+        self.triggers |= other.triggers
+
     @property
     def touched_tasks(self) -> set[str]:
         """Tasks whose label may read differently (own or instance change)."""

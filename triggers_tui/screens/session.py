@@ -57,6 +57,9 @@ from .skip import SkipModal, SkipRequest
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between redraws while changes stream in.
+REDRAW_INTERVAL = 0.1
+
 _WRITE_ACTIONS = frozenset(key.action for key in SESSION_KEYS if key.writes)
 _VIEWS = tuple(FilterMode)
 
@@ -92,6 +95,7 @@ class SessionScreen(Screen[None]):
         self._manager: TriggerManager | None = None
         self._manager_lock = threading.Lock()
         self._pending_select: str | None = None
+        self._unshown: Delta | None = None
         self._last_error: str | None = None
 
     # -- layout -------------------------------------------------------------
@@ -171,9 +175,20 @@ class SessionScreen(Screen[None]):
         self._after_update(delta, force_detail=first)
 
     def on_changes_arrived(self, message: ChangesArrived) -> None:
+        # The state takes every batch at once; the widgets are redrawn at most
+        # every REDRAW_INTERVAL, so a burst of writes costs one tree rebuild.
         delta = self.state.apply(message.changes)
-        self.session_tree.update(delta)
-        self._after_update(delta)
+        if self._unshown is None:
+            self._unshown = delta
+            self.set_timer(REDRAW_INTERVAL, self._show_changes)
+        else:
+            self._unshown.merge(delta)
+
+    def _show_changes(self) -> None:
+        delta, self._unshown = self._unshown, None
+        if delta is not None:
+            self.session_tree.update(delta)
+            self._after_update(delta)
 
     def _after_update(self, delta: Delta, force_detail: bool = False) -> None:
         self.show_header()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
 from textual.markup import escape
 from textual.widgets import Static
@@ -13,10 +15,18 @@ from triggers_core.status import UNRESOLVED
 from .. import statuses
 
 
-class SessionHeader(Static):
-    """Two short lines: identity and connection, then the status counts."""
+class SessionHeader(Vertical):
+    """Two short lines: identity and connection, then the status counts.
+
+    The first line never wraps (a long store URL is cut, last); the second
+    wraps on narrow terminals.
+    """
 
     _shown = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="identity")
+        yield Static(id="counts")
 
     def show(
         self,
@@ -33,7 +43,7 @@ class SessionHeader(Static):
         flags = [connection]
         if read_only:
             flags.append("[$warning]read-only[/]")
-        first = f"[b]{escape(uid)}[/b] · {escape(store)} · " + " · ".join(flags)
+        first = f"[b]{escape(uid)}[/b] · " + " · ".join(flags) + f" · {escape(store)}"
         # Words for what needs attention, symbols only for what is resolved
         # (the legend is on the help screen), so the line fits 80 columns.
         open_ = [
@@ -58,4 +68,7 @@ class SessionHeader(Static):
         if markup != self._shown:
             # Every write changes a count: skip the relayout when nothing did.
             self._shown = markup
-            self.update(Content.from_markup(markup))
+            self.query_one("#identity", Static).update(Content.from_markup(first))
+            self.query_one("#counts", Static).update(
+                Content.from_markup(" │ ".join(second))
+            )
