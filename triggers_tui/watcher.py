@@ -116,6 +116,8 @@ class SessionWatcher:
         logger.info("stopped watching session %s", self.uid)
 
     def _load(self, storage: SessionStorage) -> int:
+        # Known limit: after a reconnect the whole session is read again
+        # (about 0.3 s for 10,000 instances on SQLite), not only what changed.
         started = time.perf_counter()
         # The version is read first: writes landing during the snapshot are
         # read again by the next changes_since, and applying them twice is

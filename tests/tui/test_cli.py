@@ -55,6 +55,12 @@ def test_demo_takes_no_session(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--demo opens a new session" in _error_line(capsys)
 
 
+# Known limit: the connection-lost banner is tested once Redis is on main
+# (stop the test's redis-server, see the banner, start it, see "● live"): the
+# banner is driven by StorageError from the watcher or any action, so that
+# test only needs a Redis session URL.
+
+
 class Terminal:
     """The real program in an 80x24 tmux pane, on a private tmux server."""
 

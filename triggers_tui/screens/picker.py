@@ -60,6 +60,8 @@ class PickerScreen(Screen[None]):
         self.query_one("#picker-filter").focus()
         self.action_reload()
 
+    # Known limit: the list is read on open, on return from a session and on
+    # ctrl+r; it does not follow new sessions live.
     def on_screen_resume(self) -> None:
         if self.sessions:
             self.action_reload()

@@ -135,6 +135,9 @@ class JsonEditor(Vertical):
         self.problem: JsonProblem | None = None
 
     def compose(self) -> ComposeResult:
+        # Known limit: no JSON syntax colours in the editor; Textual needs the
+        # optional tree-sitter packages for that, and the project does not
+        # depend on them. Problems are still shown at their line and column.
         yield TextArea(
             self.initial_text,
             show_line_numbers=True,

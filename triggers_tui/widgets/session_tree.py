@@ -86,6 +86,8 @@ class SessionTree(Tree[NodeRef]):
         self.filter_query = Query("")
         self._by_ref: dict[NodeRef, TreeNode[NodeRef]] = {}
         self._expansion: dict[NodeRef, bool] = {}
+        #: Collapsed tasks whose instance nodes are not made yet.
+        self._unpopulated: set[str] = set()
         self._width_cache: dict[tuple[int, int], int] = {}
         super().__init__("session", id=id, classes=classes)
         self.show_root = False
@@ -109,22 +111,27 @@ class SessionTree(Tree[NodeRef]):
                 self._expansion[ref] = node.is_expanded
         self.clear()
         self._by_ref.clear()
+        self._unpopulated.clear()
         self._width_cache.clear()
         state = self.state
         visible = state.visible_instances(self.mode, self.filter_query)
         for task in sorted(state.tasks):
             roots = [n for n in state.roots_of(task) if n in visible]
             if roots or state.task_matches_empty(task, self.mode, self.filter_query):
-                task_node = self._add_task(task)
-                for name in roots:
-                    self._add_instance(task_node, name, visible)
+                self._add_task(task, roots=roots, visible=visible)
         self.marks &= set(state.instances)
         if cursor is None or not self.move_to(cursor):
             self.cursor_line = min(max(line, 0), self.last_line)
 
     def _add_task(
-        self, task: str, before: TreeNode[NodeRef] | None = None
+        self,
+        task: str,
+        before: TreeNode[NodeRef] | None = None,
+        roots: list[str] | None = None,
+        visible: set[str] | None = None,
     ) -> TreeNode[NodeRef]:
+        """Add a task node; its instances now if it starts expanded, else on
+        first expansion (a collapsed task of thousands costs nothing)."""
         ref = NodeRef("task", task)
         expand = self._expansion.get(ref)
         if expand is None:
@@ -132,7 +139,37 @@ class SessionTree(Tree[NodeRef]):
         node = self.root.add("", ref, expand=expand, before=before)
         node.allow_expand = bool(self.state.task_instances.get(task))
         self._by_ref[ref] = node
+        if roots is None:
+            return node
+        if expand:
+            for name in roots:
+                self._add_instance(node, name, visible)
+        elif roots:
+            self._unpopulated.add(task)
         return node
+
+    def _populate(self, task: str) -> None:
+        """Add the instances of a task whose node was collapsed until now."""
+        if task not in self._unpopulated:
+            return
+        self._unpopulated.discard(task)
+        node = self._by_ref[NodeRef("task", task)]
+        state = self.state
+        visible: set[str] = set()
+        for name in state.task_instances.get(task, ()):
+            if state.instance_matches(
+                state.instances[name], self.mode, self.filter_query
+            ):
+                visible.add(name)
+                visible.update(state.ancestors(name))
+        for name in state.roots_of(task):
+            if name in visible and NodeRef("instance", name) not in self._by_ref:
+                self._add_instance(node, name, visible)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
+        ref = event.node.data
+        if ref is not None and ref.kind == "task":
+            self._populate(ref.name)
 
     def _add_instance(
         self, parent: TreeNode[NodeRef], name: str, visible: set[str] | None
@@ -189,6 +226,8 @@ class SessionTree(Tree[NodeRef]):
             node = self._by_ref.get(ref)
             if node is not None:
                 node.refresh()
+            elif state.instances[name].task_name in self._unpopulated:
+                continue  # added when the task is expanded
             elif state.instance_matches(
                 state.instances[name], self.mode, self.filter_query
             ):
@@ -216,6 +255,7 @@ class SessionTree(Tree[NodeRef]):
 
     def _ensure_instance(self, name: str) -> TreeNode[NodeRef]:
         ref = NodeRef("instance", name)
+        self._populate(self.state.instances[name].task_name)
         node = self._by_ref.get(ref)
         if node is not None:
             return node
@@ -232,6 +272,8 @@ class SessionTree(Tree[NodeRef]):
 
     def move_to(self, ref: NodeRef) -> bool:
         """Put the cursor on ``ref`` (expanding what hides it); False if absent."""
+        if ref.kind == "instance" and ref.name in self.state.instances:
+            self._populate(self.state.instances[ref.name].task_name)
         node = self._by_ref.get(ref)
         if node is None:
             return False
