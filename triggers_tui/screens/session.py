@@ -385,7 +385,8 @@ class SessionScreen(Screen[None]):
         return self.state.instances[ref.name]
 
     def _marked_split(self) -> tuple[list[str], list[str]]:
-        failed, other = [], []
+        failed: list[str] = []
+        other: list[str] = []
         for name in sorted(self.session_tree.marks, key=_order):
             instance = self.state.instances.get(name)
             (failed if instance is not None and instance.can_replay else other).append(

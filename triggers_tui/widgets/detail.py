@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from rich.syntax import Syntax
@@ -90,7 +91,7 @@ class DetailPane(VerticalScroll, can_focus=True):
                 self.query_one(f"#{key}-heading").display = shown
             static = self.query_one(f"#{key}-body", Static)
             static.display = shown
-            if shown:
+            if body is not None:
                 static.update(body)
 
     # -- tasks --------------------------------------------------------------
@@ -98,7 +99,7 @@ class DetailPane(VerticalScroll, can_focus=True):
     def _task_sections(self, name: str) -> dict[str, Any]:
         state = self.state
         config = state.tasks[name]
-        counts = state.task_counts.get(name, {})
+        counts = state.task_counts.get(name, Counter())
         tally = ", ".join(
             statuses.markup(s, f"{counts[s]} {s}")
             for s in statuses.ORDER

@@ -166,7 +166,7 @@ class JsonEditor(Vertical):
     def edited(self) -> bool:
         """Whether the text means something else than it did at first."""
         try:
-            return json.loads(self.text) != json.loads(self.initial_text)
+            return bool(json.loads(self.text) != json.loads(self.initial_text))
         except json.JSONDecodeError:
             return True
 

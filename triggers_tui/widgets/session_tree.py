@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -363,7 +364,7 @@ class SessionTree(Tree[NodeRef]):
         if task not in state.tasks:
             text.append(task, style)
             return
-        counts = state.task_counts.get(task, {})
+        counts = state.task_counts.get(task, Counter())
         present = [s for s in statuses.ORDER if counts.get(s)]
         worst = present[0] if present else None
         if worst is None:
