@@ -77,6 +77,7 @@ class TriggerManager:
         self.storage = storage
         self._runners: dict[str, TaskRunner] = {}
         if isinstance(default_runner, TaskRunner):
+            default_runner.check_storage(storage)
             self._runners[default_runner.name] = default_runner
             self.default_runner = default_runner.name
         else:
