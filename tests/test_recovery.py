@@ -146,7 +146,10 @@ def test_only_failed_instances_can_be_repaired(
         else:
             manager.skip_failed_instance(failed, cascade=True)
     assert isinstance(info.value, ValueError)
-    assert "'t_flaky#0'" in str(info.value) and "'skipped'" in str(info.value)
+    assert str(info.value) == (
+        "instance 't_flaky#0' is 'skipped'; only a 'failed' instance can be "
+        "replayed or skipped"
+    )
     assert storage.debug_repr() == before
 
 

@@ -24,6 +24,8 @@ class InvalidStatusError(TriggersError, ValueError):
     """An operation needs an instance in another status than the one it has."""
 
     def __init__(self, instance_name: str, status: str, expected: str) -> None:
+        # str() first: a Status member's repr is "<Status.FAILED: 'failed'>".
+        status, expected = str(status), str(expected)
         self.instance_name = instance_name
         self.status = status
         self.expected = expected

@@ -1,0 +1,76 @@
+"""Fixtures of the dashboard tests: real SQLite sessions, seeded by the
+engine itself (`tui_workflow.seed`), and helpers to drive the app."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+
+import pytest
+import tui_workflow
+from textual.pilot import Pilot
+
+from triggers_core import SessionStorage, TriggerManager, open_storage
+from triggers_core.runners import ThreadingTaskRunner
+
+UID = "tui-test"
+
+
+def run_async(
+    test: Callable[..., Coroutine[object, object, None]],
+) -> Callable[..., None]:
+    """Run an ``async def`` test in a fresh event loop.
+
+    The suite has no asyncio plugin; pytest still sees the test's own
+    signature (through ``__wrapped__``) and passes it its fixtures.
+    """
+
+    @functools.wraps(test)
+    def run(*args: object, **kwargs: object) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite://{tmp_path / 'triggers.db'}"
+
+
+@pytest.fixture
+def seeded(store_url: str) -> Iterator[TriggerManager]:
+    """The test workflow in session ``tui-test``, every task thread ended."""
+    manager = tui_workflow.seed(store_url, UID)
+    yield manager
+    # Replays and cascades started by the dashboard run in this process.
+    assert ThreadingTaskRunner.join_all(timeout=60), "task threads still running"
+
+
+@pytest.fixture
+def storage(seeded: TriggerManager) -> SessionStorage:
+    return open_storage(seeded.storage.url, UID)
+
+
+async def wait_until(
+    pilot: Pilot[object], condition: Callable[[], object], timeout: float = 10.0
+) -> None:
+    """Let the app run until ``condition()`` is true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(0.05)
+
+
+async def wait_in_thread(
+    condition: Callable[[], object], timeout: float = 30.0
+) -> None:
+    """Wait for a store condition without blocking the app's event loop."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await asyncio.sleep(0.05)
