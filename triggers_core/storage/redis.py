@@ -27,7 +27,8 @@ its size; the write path never lists keys (no ``KEYS``, no ``SCAN``):
 suffix    type   content
 ========  =====  =========================================================
 meta      hash   ``version``, ``epoch`` (id of the first write), ``created``,
-                 ``updated``, counts: ``tasks``, ``instances``, ``idle``
+                 ``updated``, ``expiring`` (TTL set), counts: ``tasks``,
+                 ``instances``, ``idle``
                  (tasks without instance), ``s:<status>`` per status
 tasks     hash   task name -> configuration JSON
 index     hash   trigger -> JSON list of the tasks whose after/unless name it
