@@ -32,13 +32,10 @@ def redis_url(port: int, db: int) -> str:
     return f"redis://127.0.0.1:{port}/{db}"
 
 
-def store_url(directory: Path, redis_port: int) -> str:
-    """The store the test and its workers share.
-
-    SQLite until the Redis storage backend is merged; then Redis db 2 of
-    the test's own redis-server (``redis_url(redis_port, 2)``).
-    """
-    return f"sqlite://{directory / 'store.db'}"
+def store_url(redis_port: int) -> str:
+    """The store the test and its workers share: Redis db 2 of the test's
+    own redis-server (the broker uses another db of the same server)."""
+    return redis_url(redis_port, 2)
 
 
 def wait_for(

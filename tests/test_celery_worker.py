@@ -38,7 +38,7 @@ class Cluster:
         self.redis = RedisServer(directory).start()
         self.broker_url = redis_url(self.redis.port, 0)
         self.counter_url = redis_url(self.redis.port, 1)
-        self.store_url = store_url(directory, self.redis.port)
+        self.store_url = store_url(self.redis.port)
         self.counter = redis.Redis.from_url(self.counter_url, decode_responses=True)
         self.runner = CeleryTaskRunner(make_app(self.broker_url))
         self.workers = [

@@ -56,7 +56,7 @@ class Setup:
 
     def manager(self) -> TriggerManager:
         storage = open_storage(
-            store_url(self.directory, self.redis.port), f"s-{uuid.uuid4().hex[:12]}"
+            store_url(self.redis.port), f"s-{uuid.uuid4().hex[:12]}"
         )
         manager = TriggerManager(storage, default_runner=CeleryTaskRunner(self.app))
         manager.update_configuration(CONFIGURATION)
