@@ -40,8 +40,14 @@ class TaskConfig:
         return self.after + tuple(t for t in self.unless if t not in self.after)
 
     @classmethod
-    def from_directives(cls, name: Any, directives: Any) -> TaskConfig:
-        """Validate one task's directives; raise `ConfigurationError` if wrong."""
+    def from_directives(
+        cls, name: Any, directives: Any, *, check_json: bool = True
+    ) -> TaskConfig:
+        """Validate one task's directives; raise `ConfigurationError` if wrong.
+
+        ``check_json=False`` skips the serialisation check, for directives
+        that were just decoded from JSON.
+        """
         if not isinstance(name, str) or not name.strip():
             raise ConfigurationError(f"task name must be a non-empty string: {name!r}")
         if not isinstance(directives, Mapping):
@@ -89,7 +95,8 @@ class TaskConfig:
 
         extras = {k: v for k, v in directives.items() if k not in KNOWN_DIRECTIVES}
         try:
-            dumps({"withParams": with_params, "extras": extras})
+            if check_json:
+                dumps({"withParams": with_params, "extras": extras})
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
                 f"task {name!r}: not storable as JSON: {exc}"
@@ -125,7 +132,7 @@ class TaskConfig:
     def from_json(cls, name: str, data: Any) -> TaskConfig:
         """Load a stored configuration; a damaged record is reported as such."""
         try:
-            return cls.from_directives(name, data)
+            return cls.from_directives(name, data, check_json=False)
         except ConfigurationError as exc:
             raise CorruptRecordError(
                 f"stored task {name!r} is unreadable: {exc}"

@@ -37,6 +37,8 @@ class _Session:
     statuses: dict[str, str] = field(default_factory=dict)
     triggers: dict[str, str] = field(default_factory=dict)
     trigger_index: dict[str, set[str]] = field(default_factory=dict)
+    #: task -> names of its ``unstarted`` instances.
+    open: dict[str, set[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     changed: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -68,14 +70,7 @@ class _MemoryReader(Reader):
         return {n: loads(self.s.instances[n]) for n in names if n in self.s.instances}
 
     def open_instance_names(self, task: str) -> list[str]:
-        prefix = task + "#"
-        return [
-            n
-            for n, status in self.s.statuses.items()
-            if status == Status.UNSTARTED
-            and n.startswith(prefix)
-            and "#" not in n[len(prefix) :]
-        ]
+        return sorted(self.s.open.get(task, ()))
 
     def instance_count(self, task: str) -> int:
         return self.s.counts.get(task, 0)
@@ -170,6 +165,11 @@ class MemoryBackend(Backend):
         for name, instance in writes.instances.items():
             session.statuses[name] = str(instance.status)
             task = instance.task_name
+            open_ = session.open.setdefault(task, set())
+            if instance.status == Status.UNSTARTED:
+                open_.add(name)
+            else:
+                open_.discard(name)
             session.counts[task] = max(session.counts.get(task, 0), instance.index + 1)
         session.version = version
         session.updated = time.time()
