@@ -1,11 +1,16 @@
-"""Fixtures of the dashboard tests: real SQLite sessions, seeded by the
-engine itself (`tui_workflow.seed`), and helpers to drive the app."""
+"""Fixtures of the dashboard tests: real SQLite and Redis sessions, seeded by
+the engine itself (`tui_workflow.seed`), and helpers to drive the app.
+
+``store_url`` is parametrised over both backends, so every test that opens a
+seeded session runs once on SQLite and once on Redis (the suite's private
+``redis_server``, with a key prefix of its own per test)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 
@@ -13,6 +18,7 @@ import pytest
 import tui_workflow
 from textual.pilot import Pilot
 
+from tests.redis_server import RedisServer
 from triggers_core import SessionStorage, TriggerManager, open_storage
 from triggers_core.runners import ThreadingTaskRunner
 
@@ -35,9 +41,12 @@ def run_async(
     return run
 
 
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite://{tmp_path / 'triggers.db'}"
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'triggers.db'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=tui-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture

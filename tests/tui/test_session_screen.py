@@ -1,4 +1,4 @@
-"""Pilot tests of the session screen against real SQLite sessions."""
+"""Pilot tests of the session screen against real SQLite and Redis sessions."""
 
 from __future__ import annotations
 
