@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -23,6 +25,8 @@ from triggers_core import SessionStorage, TriggerManager, open_storage
 from triggers_core.runners import ThreadingTaskRunner
 
 UID = "tui-test"
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
 
 
 def run_async(
@@ -83,3 +87,18 @@ async def wait_in_thread(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition}")
         await asyncio.sleep(0.05)
+
+
+def write_from_another_process(url: str, statement: str) -> None:
+    """Run ``statement`` in a new Python process, with ``m`` a `TriggerManager`
+    of session `UID` at ``url``: a writer the dashboard knows nothing about."""
+    code = (
+        "import sys; from triggers_core import TriggerManager, open_storage; "
+        f"m = TriggerManager(open_storage(sys.argv[1], {UID!r})); {statement}"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, url],
+        check=True,
+        timeout=60,
+        env={"PYTHONPATH": f"{REPO}:{HERE}", "PATH": "/usr/bin:/bin"},
+    )
