@@ -446,3 +446,38 @@ async def test_a_dropped_redis_shows_the_banner_and_recovers(
         await wait_until(pilot, lambda: isinstance(app.screen, ReplayModal))
         await pilot.press("escape")
     assert ThreadingTaskRunner.join_all(timeout=60), "task threads still running"
+
+
+@run_async
+async def test_a_redis_that_stops_answering_shows_the_banner(
+    own_redis: RedisServer,
+) -> None:
+    # A frozen server keeps its connections open: every call waits for its
+    # socket timeout (10 s, retried: about 40 s), and the banner must not.
+    url = f"{own_redis.url}?prefix=frozen-{uuid.uuid4().hex[:8]}:"
+    tui_workflow.seed(url, UID)
+    app = TriggersApp(url, UID)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(app, pilot)
+        banner = screen.query_one("#banner", Static)
+        own_redis.freeze()
+        try:
+            await wait_until(pilot, lambda: not screen.connected, timeout=60)
+            assert "the store has not answered for" in str(banner.render())
+            assert "connection lost" in _header(screen)
+            assert screen.session_tree.node_for(NodeRef("instance", "t_survey#0"))
+            await pilot.press("r")
+            await pilot.pause()
+            assert app.screen is screen
+        finally:
+            own_redis.thaw()
+        await wait_until(pilot, lambda: screen.connected, timeout=60)
+        assert not banner.display
+        write_from_another_process(
+            url, "m.update_instance_status('t_survey#0', 'skipped', {'by': 'other'})"
+        )
+        await wait_until(
+            pilot,
+            lambda: screen.state.instances["t_survey#0"].status == "skipped",
+            timeout=30,
+        )
