@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -103,7 +104,18 @@ class RedisServer:
             self.process.wait(timeout=10)
             self.process = None
 
+    def freeze(self) -> None:
+        """Stop the server answering (SIGSTOP): connections stay open and
+        silent, as behind a network partition. `thaw` resumes it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        self.thaw()  # a frozen server would not see SIGTERM
         if self.process is not None:
             self.process.terminate()
             try:

@@ -5,6 +5,12 @@ one snapshot, then loops on ``wait_for_change`` (SQLite polls, Redis
 listens) and ``changes_since``, posting each batch as a message. When a
 store call fails it posts `ConnectionLost`, waits, and tries again; after a
 failure it reads a full snapshot again, so nothing missed meanwhile is lost.
+
+A store that stops answering without closing the connection (a frozen
+server, a network partition) does not fail at once: Redis calls wait for
+their socket timeout, and retry, for about 40 s by default. `busy_for` says
+how long the current call has been running, so the screen can say the store
+is not answering meanwhile, without waiting on the store itself.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class SessionWatcher:
         self.retry_delays = retry_delays
         self._stop = threading.Event()
         self._suspect = threading.Event()
+        self._stalled = threading.Event()
+        self._busy_since: float | None = None
 
     def stop(self) -> None:
         """Ask `run` to return (within ``wait_timeout`` seconds)."""
@@ -64,6 +72,19 @@ class SessionWatcher:
     def report_failure(self) -> None:
         """Another caller saw the store fail: read everything again once it works."""
         self._suspect.set()
+
+    def busy_for(self) -> float:
+        """Seconds the current store call has been running (0 between calls).
+
+        Safe to call from any thread; it never touches the store.
+        """
+        started = self._busy_since
+        return 0.0 if started is None else time.monotonic() - started
+
+    def report_stall(self) -> None:
+        """The screen said the store is not answering: post `ConnectionRestored`
+        once a call succeeds again (no reload: a slow call misses nothing)."""
+        self._stalled.set()
 
     def run(self, cancelled: Callable[[], bool] = lambda: False) -> None:
         """Follow the session until stopped."""
@@ -76,12 +97,7 @@ class SessionWatcher:
                     self._suspect.clear()
                     failures = max(failures, 1)
                     version = None
-                if self.storage is None:
-                    self.storage = open_storage(self.url, self.uid)
-                if version is None:
-                    version = self._load(self.storage)
-                else:
-                    version = self._follow(self.storage, version)
+                version = self._step(version)
             except StorageError as exc:
                 delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
                 failures += 1
@@ -109,11 +125,24 @@ class SessionWatcher:
                 self.post(ConnectionLost(f"{type(exc).__name__}: {exc}", 5.0))
                 self._stop.wait(5.0)
                 continue
-            if failures:
+            if failures or self._stalled.is_set():
                 failures = 0
+                self._stalled.clear()
                 logger.info("session %s: store reachable again", self.uid)
                 self.post(ConnectionRestored())
         logger.info("stopped watching session %s", self.uid)
+
+    def _step(self, version: int | None) -> int:
+        """One store call: open, read a snapshot, or wait for and read changes."""
+        self._busy_since = time.monotonic()
+        try:
+            if self.storage is None:
+                self.storage = open_storage(self.url, self.uid)
+            if version is None:
+                return self._load(self.storage)
+            return self._follow(self.storage, version)
+        finally:
+            self._busy_since = None
 
     def _load(self, storage: SessionStorage) -> int:
         # Known limit: after a reconnect the whole session is read again

@@ -1,11 +1,18 @@
-"""Fixtures of the dashboard tests: real SQLite sessions, seeded by the
-engine itself (`tui_workflow.seed`), and helpers to drive the app."""
+"""Fixtures of the dashboard tests: real SQLite and Redis sessions, seeded by
+the engine itself (`tui_workflow.seed`), and helpers to drive the app.
+
+``store_url`` is parametrised over both backends, so every test that opens a
+seeded session runs once on SQLite and once on Redis (the suite's private
+``redis_server``, with a key prefix of its own per test)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 
@@ -13,10 +20,13 @@ import pytest
 import tui_workflow
 from textual.pilot import Pilot
 
+from tests.redis_server import RedisServer
 from triggers_core import SessionStorage, TriggerManager, open_storage
 from triggers_core.runners import ThreadingTaskRunner
 
 UID = "tui-test"
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
 
 
 def run_async(
@@ -35,9 +45,12 @@ def run_async(
     return run
 
 
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite://{tmp_path / 'triggers.db'}"
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'triggers.db'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return f"{server.url}?prefix=tui-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture
@@ -74,3 +87,18 @@ async def wait_in_thread(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition}")
         await asyncio.sleep(0.05)
+
+
+def write_from_another_process(url: str, statement: str) -> None:
+    """Run ``statement`` in a new Python process, with ``m`` a `TriggerManager`
+    of session `UID` at ``url``: a writer the dashboard knows nothing about."""
+    code = (
+        "import sys; from triggers_core import TriggerManager, open_storage; "
+        f"m = TriggerManager(open_storage(sys.argv[1], {UID!r})); {statement}"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, url],
+        check=True,
+        timeout=60,
+        env={"PYTHONPATH": f"{REPO}:{HERE}", "PATH": "/usr/bin:/bin"},
+    )

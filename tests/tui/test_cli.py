@@ -55,12 +55,6 @@ def test_demo_takes_no_session(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--demo opens a new session" in _error_line(capsys)
 
 
-# Known limit: the connection-lost banner is tested once Redis is on main
-# (stop the test's redis-server, see the banner, start it, see "● live"): the
-# banner is driven by StorageError from the watcher or any action, so that
-# test only needs a Redis session URL.
-
-
 class Terminal:
     """The real program in an 80x24 tmux pane, on a private tmux server."""
 
@@ -126,7 +120,8 @@ def test_real_program_in_a_terminal(seeded: TriggerManager) -> None:
         screen = terminal.wait_for("● live")
         lines = screen.splitlines()
         assert lines[0].startswith(" tui-test ·")
-        assert "sqlite://" in screen and "✗2 failed" in screen
+        scheme = seeded.storage.url.partition("://")[0]
+        assert f"{scheme}://" in screen and "✗2 failed" in screen
         assert any("✗ #1 failed" in line for line in lines)
         assert "t_import#1  ✗ failed" in screen  # the detail pane, first failure
         assert "r Replay" in lines[-1]

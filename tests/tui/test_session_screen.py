@@ -1,22 +1,30 @@
-"""Pilot tests of the session screen against real SQLite sessions."""
+"""Pilot tests of the session screen against real SQLite and Redis sessions."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import subprocess
-import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import UID, run_async, wait_in_thread, wait_until
-from textual.widgets import Checkbox, TextArea
+import pytest
+import tui_workflow
+from conftest import (
+    UID,
+    run_async,
+    wait_in_thread,
+    wait_until,
+    write_from_another_process,
+)
+from textual.widgets import Checkbox, Static, TextArea
 
+from tests.redis_server import RedisServer
 from triggers_core import SessionStorage, TriggerManager, open_storage
+from triggers_core.runners import ThreadingTaskRunner
 from triggers_tui.app import TriggersApp
 from triggers_tui.screens import ReplayModal, SessionScreen, SkipModal
 from triggers_tui.widgets import JsonEditor, NodeRef, SessionTree
-
-HERE = Path(__file__).parent
-REPO = HERE.parent.parent
 
 
 def _screen(app: TriggersApp) -> SessionScreen:
@@ -195,15 +203,9 @@ async def test_a_write_by_another_process_appears(
         tree = screen.session_tree
         tree.node_for(NodeRef("task", "t_fetch")).collapse()
         await pilot.pause()
-        writer = (
-            "import sys; from triggers_core import TriggerManager, open_storage; "
-            f"m = TriggerManager(open_storage(sys.argv[1], {UID!r})); "
-            "m.update_instance_status('t_survey#0', 'skipped', {'by': 'other'})"
-        )
-        subprocess.run(
-            [sys.executable, "-c", writer, seeded.storage.url],
-            check=True,
-            env={"PYTHONPATH": f"{REPO}:{HERE}", "PATH": "/usr/bin:/bin"},
+        write_from_another_process(
+            seeded.storage.url,
+            "m.update_instance_status('t_survey#0', 'skipped', {'by': 'other'})",
         )
         await wait_until(
             pilot, lambda: screen.state.instances["t_survey#0"].status == "skipped"
@@ -347,3 +349,135 @@ async def test_filters_and_query(seeded: TriggerManager) -> None:
         )
         await pilot.press("escape")
         assert {r.name for r in tree.shown if r.kind == "instance"} == shown
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test alone (it gets killed), persisting every
+    write to its append-only file so the session survives the kill."""
+    server = RedisServer(
+        tmp_path, extra_args=["--appendonly", "yes", "--appendfsync", "always"]
+    ).start()
+    yield server
+    server.stop()
+
+
+def _toasts(app: TriggersApp) -> str:
+    return "\n".join(f"{n.title}: {n.message}" for n in app._notifications)
+
+
+@run_async
+async def test_a_dropped_redis_shows_the_banner_and_recovers(
+    own_redis: RedisServer,
+) -> None:
+    url = f"{own_redis.url}?prefix=drop-{uuid.uuid4().hex[:8]}:"
+    tui_workflow.seed(url, UID)
+    storage = open_storage(url, UID)
+    version = storage.version
+    app = TriggersApp(url, UID)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(app, pilot)
+        banner = screen.query_one("#banner", Static)
+        assert not banner.display
+        # An operator has the replay modal open when the server dies.
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayModal))
+
+        own_redis.kill()
+        await wait_until(pilot, lambda: not screen.connected, timeout=60)
+        assert banner.display
+        assert "Connection to the store lost" in str(banner.render())
+        assert "actions are disabled" in str(banner.render())
+        assert "connection lost" in _header(screen)
+        # Confirming the open modal is refused, and says why.
+        await pilot.press("ctrl+s")
+        await wait_until(
+            pilot,
+            lambda: "Could not replay t_import#1" in _toasts(app),
+            timeout=60,
+        )
+        assert "the write was not applied" in _toasts(app)
+        assert app.screen is screen
+        # The last state stays readable: the tree, the cursor, the detail.
+        tree = screen.session_tree
+        assert tree.node_for(NodeRef("instance", "t_survey#0")) is not None
+        assert screen.state.instances["t_import#1"].status == "failed"
+        assert tree.move_to(NodeRef("instance", "t_survey#0"))
+        await wait_until(
+            pilot, lambda: screen.detail.ref == NodeRef("instance", "t_survey#0")
+        )
+        # Every writing action is disabled: no modal opens, nothing runs.
+        for key in ("r", "s", "l", "f"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen, key
+        commands = {c.title for c in screen.palette_commands()}
+        assert not any(c.startswith(("Replay", "Skip", "Fire")) for c in commands)
+
+        # The watcher keeps trying (and failing): the banner shows its third
+        # delay, so the outage spans several failed reconnects.
+        await wait_until(
+            pilot, lambda: "retrying in 2s" in str(banner.render()), timeout=60
+        )
+        assert not screen.connected
+        # The server comes back on the same port, with its data.
+        own_redis.start()
+        await wait_until(pilot, lambda: screen.connected, timeout=60)
+        await wait_until(pilot, lambda: not banner.display)
+        assert "● live" in _header(screen)
+        assert await asyncio.to_thread(lambda: storage.version) == version
+        # The feed is followed again: a write by another process shows.
+        write_from_another_process(
+            url, "m.update_instance_status('t_survey#0', 'skipped', {'by': 'other'})"
+        )
+        await wait_until(
+            pilot,
+            lambda: screen.state.instances["t_survey#0"].status == "skipped",
+            timeout=30,
+        )
+        # The detail pane, still on t_survey#0, follows the write.
+        await wait_until(
+            pilot,
+            lambda: "skipped" in str(screen.query_one("#summary-body").render()),
+        )
+        # Actions work again.
+        assert screen.session_tree.move_to(NodeRef("instance", "t_import#1"))
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayModal))
+        await pilot.press("escape")
+    assert ThreadingTaskRunner.join_all(timeout=60), "task threads still running"
+
+
+@run_async
+async def test_a_redis_that_stops_answering_shows_the_banner(
+    own_redis: RedisServer,
+) -> None:
+    # A frozen server keeps its connections open: every call waits for its
+    # socket timeout (10 s, retried: about 40 s), and the banner must not.
+    url = f"{own_redis.url}?prefix=frozen-{uuid.uuid4().hex[:8]}:"
+    tui_workflow.seed(url, UID)
+    app = TriggersApp(url, UID)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open(app, pilot)
+        banner = screen.query_one("#banner", Static)
+        own_redis.freeze()
+        try:
+            await wait_until(pilot, lambda: not screen.connected, timeout=60)
+            assert "the store has not answered for" in str(banner.render())
+            assert "connection lost" in _header(screen)
+            assert screen.session_tree.node_for(NodeRef("instance", "t_survey#0"))
+            await pilot.press("r")
+            await pilot.pause()
+            assert app.screen is screen
+        finally:
+            own_redis.thaw()
+        await wait_until(pilot, lambda: screen.connected, timeout=60)
+        assert not banner.display
+        write_from_another_process(
+            url, "m.update_instance_status('t_survey#0', 'skipped', {'by': 'other'})"
+        )
+        await wait_until(
+            pilot,
+            lambda: screen.state.instances["t_survey#0"].status == "skipped",
+            timeout=30,
+        )

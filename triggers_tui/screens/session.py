@@ -59,6 +59,9 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between redraws while changes stream in.
 REDRAW_INTERVAL = 0.1
+#: A watcher call running longer than this means the store is not answering
+#: (a normal one returns within the watcher's 0.5 s wait, plus the read).
+STALL_AFTER = 5.0
 
 _WRITE_ACTIONS = frozenset(key.action for key in SESSION_KEYS if key.writes)
 _VIEWS = tuple(FilterMode)
@@ -135,6 +138,7 @@ class SessionScreen(Screen[None]):
             description=f"follow session {self.uid}",
             exit_on_error=False,
         )
+        self.set_interval(1.0, self._check_stall)
 
     def on_unmount(self) -> None:
         self._watcher.stop()
@@ -210,6 +214,14 @@ class SessionScreen(Screen[None]):
         def __init__(self, delta: Delta) -> None:
             self.delta = delta
             super().__init__()
+
+    def _check_stall(self) -> None:
+        """Say so when the store stops answering, before its calls time out."""
+        busy = self._watcher.busy_for()
+        if self.connected and busy > STALL_AFTER:
+            logger.warning("session %s: store silent for %.0fs", self.uid, busy)
+            self._set_connected(False, f"the store has not answered for {busy:.0f}s")
+            self._watcher.report_stall()
 
     def on_connection_lost(self, message: ConnectionLost) -> None:
         self._set_connected(False, message.error, message.retry_in)
