@@ -55,9 +55,7 @@ class Setup:
         return worker.start()
 
     def manager(self) -> TriggerManager:
-        storage = open_storage(
-            store_url(self.redis.port), f"s-{uuid.uuid4().hex[:12]}"
-        )
+        storage = open_storage(store_url(self.redis.port), f"s-{uuid.uuid4().hex[:12]}")
         manager = TriggerManager(storage, default_runner=CeleryTaskRunner(self.app))
         manager.update_configuration(CONFIGURATION)
         return manager
