@@ -7,11 +7,15 @@ import time
 from typing import Any
 
 
-def format_time(value: Any) -> str:
-    """A stored timestamp (seconds since the epoch) as local time."""
+def format_time(value: Any, *, compact: bool = False) -> str:
+    """A stored timestamp (seconds since the epoch) as local time.
+
+    ``compact`` drops the year and seconds, for columns in 80 columns.
+    """
     if not isinstance(value, int | float):
         return str(value)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+    pattern = "%m-%d %H:%M" if compact else "%Y-%m-%d %H:%M:%S"
+    return time.strftime(pattern, time.localtime(value))
 
 
 def to_json(value: Any) -> str:

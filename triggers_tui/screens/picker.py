@@ -113,7 +113,7 @@ class PickerScreen(Screen[None]):
                     str(summary.unresolved_count),
                     str(summary.instance_count),
                     str(summary.task_count),
-                    format_time(summary.updated),
+                    format_time(summary.updated, compact=True),
                     key=summary.uid,
                 )
         if selected is not None and selected in table.rows:
