@@ -76,3 +76,27 @@ class AlwaysRetry(TriggerTask):
 
 
 not_callable = 42
+
+
+def retry_with_bad_kwargs(context: TaskContext) -> Mapping[str, Any]:
+    context.retry(replacement_kwargs={"x": "not an object"})
+
+
+def skip_with_unstorable_metadata(context: TaskContext) -> Mapping[str, Any]:
+    context.skip({"when": object()})
+
+
+def log_badly(context: TaskContext) -> Mapping[str, Any]:
+    context.logger.warning("100% done with %d of %d", 3)
+    context.logger.info("50% of the work")
+    return {}
+
+
+#: Set by a test to let `wait_for_gate` finish.
+GATE = threading.Event()
+
+
+def wait_for_gate(context: TaskContext) -> Mapping[str, Any]:
+    if not GATE.wait(timeout=60):
+        raise TimeoutError("the test never opened the gate")
+    return {"passed": True}

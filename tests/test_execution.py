@@ -225,3 +225,57 @@ def test_run_instance_refuses_an_instance_not_scheduled(
     manager.run_instance("t_x#0")  # a duplicate delivery, say
     assert tasks.RUNS.count("t_x#0") == runs
     assert storage.version == before
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("tests.tasks.retry_with_bad_kwargs", "retry replacement kwargs"),
+        ("tests.tasks.skip_with_unstorable_metadata", "skip metadata"),
+    ],
+)
+def test_unusable_retry_or_skip_request_fails_the_instance(
+    manager: TriggerManager, storage: SessionStorage, reference: str, message: str
+) -> None:
+    run_one(manager, reference)
+    instance = assert_failed(
+        storage, "t_x#0", "triggers_core.errors.InvalidKwargsError"
+    )
+    assert message in instance.metadata["exceptionMessage"]
+    assert len(storage.instances_of_task("t_x")) == 1
+
+
+def test_bad_log_format_does_not_fail_the_task(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
+    run_one(manager, "tests.tasks.log_badly")
+    instance = storage["t_x#0"]
+    assert instance.status == Status.FINISHED
+    messages = [record["message"] for record in instance.metadata["logs"]]
+    assert messages == ["100% done with %d of %d (3,)", "50% of the work"]
+
+
+def test_an_operator_change_during_a_run_wins(
+    manager: TriggerManager, storage: SessionStorage
+) -> None:
+    import threading
+
+    from tests import tasks
+
+    tasks.GATE.clear()
+    manager.update_configuration(
+        {
+            "t_x": {"after": ["go"], "run": "tests.tasks.wait_for_gate"},
+            "t_next": {"after": ["t_x"], "run": PASS},
+        }
+    )
+    manager.fire("go")
+    while storage["t_x#0"].status != Status.RUNNING:
+        threading.Event().wait(0.01)
+    manager.update_instance_status("t_x#0", "failed", metadata={"by": "operator"})
+    tasks.GATE.set()
+    join()
+    instance = storage["t_x#0"]
+    assert instance.status == Status.FAILED
+    assert "result" not in instance.metadata
+    assert storage.instances_of_task("t_next") == []

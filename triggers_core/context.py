@@ -7,6 +7,7 @@ A task is any callable that takes a `TaskContext` and returns a mapping (or
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
@@ -63,15 +64,17 @@ class TaskLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.records: list[dict[str, Any]] = []
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        import time
-
         self.highest = max(self.highest, level)
-        text = str(msg) % args if args else str(msg)
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            # A bad format string must not fail the task; keep what it said.
+            text = f"{msg} {args!r}"
         self.records.append(
             {"level": logging.getLevelName(level), "message": text, "at": time.time()}
         )
         del self.records[: -self.MAX_RECORDS]
-        super().log(level, "[%s] " + str(msg), self.instance_name, *args, **kwargs)
+        super().log(level, "[%s] %s", self.instance_name, text, **kwargs)
 
     @property
     def highest_level_name(self) -> str | None:

@@ -279,7 +279,12 @@ class TriggerManager:
                 )
             result = ensure_json_object(result, f"result of {instance.name!r}")
         except SkipRequested as request:
-            self._end(context, Status.SKIPPED, request.metadata)
+            try:
+                extra = ensure_json_object(request.metadata, "skip metadata")
+            except InvalidKwargsError as exc:
+                self._end(context, Status.FAILED, failure_metadata(exc))
+                raise
+            self._end(context, Status.SKIPPED, extra)
         except RetryRequested as request:
             self._retry(context, task, request)
         except Exception as exc:
@@ -320,16 +325,10 @@ class TriggerManager:
     ) -> None:
         """Record how a run ended and, on success, cascade; all in one write."""
 
-        def body(txn: Transaction) -> list[TaskInstance]:
+        def body(txn: Transaction) -> list[TaskInstance] | None:
             instance = txn.instance(context.instance_name)
-            if instance.status != Status.RUNNING:
-                logger.warning(
-                    "%s ended as %s but is now %s; keeping the change made meanwhile",
-                    instance.name,
-                    status,
-                    instance.status,
-                )
-                return []
+            if not _still_running(instance, status):
+                return None
             new_status_timestamp(instance, status)
             instance.metadata.update(metadata)
             _record_logs(instance, context)
@@ -339,31 +338,40 @@ class TriggerManager:
             return self._fire_in(txn, instance.task_name, cascade)
 
         ready = self.storage.transact(body)
-        if cascade is not None:
+        if cascade is not None and ready is not None:
             self._post_fire(context.task_name, self._hand_off(ready))
 
     def _retry(self, context: TaskContext, task: Any, request: RetryRequested) -> None:
         max_retries = int(getattr(task, "max_retries", DEFAULT_MAX_RETRIES))
-        if context.depth >= max_retries:
-            exc = MaxRetriesExceeded(
-                f"{context.instance_name} asked for retry {context.depth + 1} "
-                f"but its task allows max_retries={max_retries}"
+        try:
+            if context.depth >= max_retries:
+                raise MaxRetriesExceeded(
+                    f"{context.instance_name} asked for retry {context.depth + 1} "
+                    f"but its task allows max_retries={max_retries}"
+                )
+            replacement = _check_kwargs(
+                request.replacement_kwargs, "retry replacement kwargs"
             )
+            extra = ensure_json_object(request.metadata, "retry metadata")
+        except (MaxRetriesExceeded, InvalidKwargsError) as exc:
+            # A retry that cannot happen fails the instance, so it is not
+            # left ``running``.
             self._end(context, Status.FAILED, failure_metadata(exc))
-            raise exc
-        replacement = _check_kwargs(
-            request.replacement_kwargs, "retry replacement kwargs"
-        )
-        retry_info = {"cooldown": request.cooldown, **request.metadata}
+            raise
+        retry_info = {"cooldown": request.cooldown, **extra}
 
-        def body(txn: Transaction) -> TaskInstance:
+        def body(txn: Transaction) -> TaskInstance | None:
             instance = txn.instance(context.instance_name)
+            if not _still_running(instance, Status.FAILED):
+                return None
             new_status_timestamp(instance, Status.FAILED)
             instance.metadata["retry"] = retry_info
             _record_logs(instance, context)
             return self._replay_in(txn, instance, replacement, None)
 
         clone = self.storage.transact(body)
+        if clone is None:
+            return
         logger.info(
             "%s retries as %s in %.3gs",
             context.instance_name,
@@ -605,6 +613,20 @@ def _jsonable(value: Any) -> Any:
             return [_jsonable(v) for v in value]
         return repr(value)
     return value
+
+
+def _still_running(instance: TaskInstance, outcome: str) -> bool:
+    """Whether a run may record its ``outcome``; an operator may have changed
+    the instance while it ran, and their change wins."""
+    if instance.status == Status.RUNNING:
+        return True
+    logger.warning(
+        "%s ended as %s but is now %s; keeping the change made meanwhile",
+        instance.name,
+        outcome,
+        instance.status,
+    )
+    return False
 
 
 def _record_logs(instance: TaskInstance, context: TaskContext) -> None:
