@@ -246,14 +246,21 @@ class TriggerManager:
 
     # -- running ----------------------------------------------------------
 
-    def run_instance(self, instance_name: str) -> None:
+    def run_instance(
+        self, instance_name: str, runner_metadata: Mapping[str, Any] | None = None
+    ) -> None:
         """Run a ``scheduled`` instance here and now; every runner ends here.
 
         Moves it to ``running`` (exactly once: a second call for the same
         instance logs and returns), calls the task, and records the outcome.
-        A task's exception is recorded and then re-raised.
+        A task's exception is recorded and then re-raised. A runner's
+        ``runner_metadata`` (which worker took it, say) is merged into the
+        instance's metadata in the same write that starts it.
         """
-        started = self.storage.transact(lambda txn: self._start(txn, instance_name))
+        note = ensure_json_object(runner_metadata, "runner metadata")
+        started = self.storage.transact(
+            lambda txn: self._start(txn, instance_name, note)
+        )
         if started is None:
             return
         instance, config = started
@@ -294,7 +301,7 @@ class TriggerManager:
             self._end(context, Status.FINISHED, {"result": result}, cascade=result)
 
     def _start(
-        self, txn: Transaction, name: str
+        self, txn: Transaction, name: str, note: dict[str, Any]
     ) -> tuple[TaskInstance, TaskConfig] | None:
         instance = txn.instance(name)
         if instance.status != Status.SCHEDULED:
@@ -310,6 +317,7 @@ class TriggerManager:
                 f"instance {name!r} has no task {instance.task_name!r}"
             )
         new_status_timestamp(instance, Status.RUNNING)
+        instance.metadata.update(note)
         instance.metadata["actualKwargs"] = deep_merge(
             config.with_params, instance.kwargs
         )

@@ -136,7 +136,12 @@ def _run_instance(
     default_runner: str,
     run: str | None = None,
 ) -> None:
-    """The Celery task body: rebuild storage and manager, run the instance."""
+    """The Celery task body: rebuild storage and manager, run the instance.
+
+    ``run`` (the task reference) travels for monitors and logs; the worker
+    runs what the stored configuration says, which is the same unless the
+    configuration changed since the instance was scheduled.
+    """
     storage = open_storage(storage_url, session_uid)
     try:
         manager_class = registry.resolve("managers", manager_name)
@@ -155,57 +160,28 @@ def _run_instance(
         )
         raise
     _warn_if_foreign_app(manager, default_runner, task.app)
-    if not _record_delivery(storage, instance_name, task.request, run):
-        return
     # Known limit: a worker that dies from here on, or a store that fails
     # while the outcome is recorded, leaves the instance ``running``: no
     # message or retry can tell a dead run from a slow one. See
     # `suspect_lost_instances` and docs/celery.md for the repair.
-    manager.run_instance(instance_name)
+    manager.run_instance(instance_name, runner_metadata=_delivery_note(task.request))
 
 
-def _record_delivery(
-    storage: SessionStorage, name: str, request: Any, run: str | None
-) -> bool:
-    """Note on a ``scheduled`` instance which worker took it; False otherwise.
+def _delivery_note(request: Any) -> dict[str, Any]:
+    """Which worker took the instance, recorded in the write that starts it.
 
     The note (``metadata["celery"]``) is what lets an operator find the
     worker of an instance left ``running`` by a crash.
     """
-
-    def body(txn: Transaction) -> tuple[str, str | None]:
-        instance = txn.instance(name)
-        stored_run = instance.config.run if instance.config else None
-        if instance.status != Status.SCHEDULED:
-            return str(instance.status), stored_run
-        instance.metadata["celery"] = {
+    return {
+        "celery": {
             "taskId": request.id,
             "worker": request.hostname,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "deliveredAt": time.time(),
         }
-        txn.save(instance)
-        return str(Status.SCHEDULED), stored_run
-
-    status, stored_run = storage.transact(body)
-    if run is not None and stored_run is not None and stored_run != run:
-        logger.info(
-            "%s: task reference changed from %r to %r since it was scheduled;"
-            " running the stored one",
-            name,
-            run,
-            stored_run,
-        )
-    if status != Status.SCHEDULED:
-        logger.warning(
-            "not running %s: it is %s, not scheduled (message %s delivered again)",
-            name,
-            status,
-            request.id,
-        )
-        return False
-    return True
+    }
 
 
 def _fail_scheduled(storage: SessionStorage, name: str, error: Exception) -> None:
