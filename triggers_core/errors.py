@@ -75,9 +75,5 @@ class CorruptRecordError(StorageError):
     """A stored record could not be decoded; the message names it."""
 
 
-class SessionNotFoundError(StorageError, LookupError):
-    """The session UID does not exist in the store."""
-
-
 class ConcurrentUpdateError(StorageError):
     """A write kept conflicting with other writers and was given up."""

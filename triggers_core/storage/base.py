@@ -6,7 +6,7 @@ private primitives:
 * a `Reader` over one session: point reads (a task, some instances, the open
   instances of a task, the tasks a trigger concerns, latest kwargs) and the
   whole-session reads that inspection needs;
-* `Backend._transact`, which runs a `Transaction` body atomically against
+* `Backend.transact`, which runs a `Transaction` body atomically against
   a session and applies the `WriteSet` it produced, bumping the session's
   change counter by one.
 
@@ -313,17 +313,13 @@ class Backend(ABC):
         """A consistent read-only view of one session."""
 
     @abstractmethod
-    def _transact(self, uid: str, body: Callable[[Transaction], T]) -> tuple[T, int]:
-        """Run ``body`` atomically and apply its writes.
-
-        Returns the body's result and the session's version after the write
-        (unchanged when the body wrote nothing). Optimistic backends may call
-        ``body`` several times; only the last run's writes are applied.
-        """
-
     def transact(self, uid: str, body: Callable[[Transaction], T]) -> T:
-        result, _ = self._transact(uid, body)
-        return result
+        """Run ``body`` atomically, apply its writes, return its result.
+
+        A write bumps the session's version by one; a body that wrote
+        nothing changes nothing. Optimistic backends may call ``body``
+        several times; only the last run's writes are applied.
+        """
 
     @abstractmethod
     def list_sessions(self) -> list[SessionSummary]:

@@ -128,17 +128,17 @@ class MemoryBackend(Backend):
         with self._data.lock:
             yield _MemoryReader(self._data.sessions.get(uid) or _Session())
 
-    def _transact(self, uid: str, body: Callable[[Transaction], T]) -> tuple[T, int]:
+    def transact(self, uid: str, body: Callable[[Transaction], T]) -> T:
         with self._data.lock:
             session = self._data.sessions.get(uid) or _Session()
             txn = Transaction(uid, _MemoryReader(session))
             result = body(txn)
             if not txn.writes:
-                return result, session.version
+                return result
             self._apply(session, txn)
             self._data.sessions[uid] = session
             self._data.changed.notify_all()
-            return result, session.version
+            return result
 
     @staticmethod
     def _apply(session: _Session, txn: Transaction) -> None:

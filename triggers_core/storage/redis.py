@@ -607,7 +607,7 @@ class RedisBackend(Backend):
         # share one atomic snapshot, but two point reads may straddle a write.
         yield _RedisReader(self, uid, pinned=False)
 
-    def _transact(self, uid: str, body: Callable[[Transaction], T]) -> tuple[T, int]:
+    def transact(self, uid: str, body: Callable[[Transaction], T]) -> T:
         keys = self.session_keys(uid)
         for attempt in range(self.retries):
             reader = _RedisReader(self, uid, pinned=True)
@@ -618,11 +618,11 @@ class RedisBackend(Backend):
                 self._backoff(attempt)
                 continue
             if not txn.writes:
-                return result, reader.version()
+                return result
             args = self._commit_args(uid, reader, txn)
-            outcome, version = self._commit(uid, keys, args, not reader.epoch)
-            if outcome:
-                return result, version
+            applied, _ = self._commit(uid, keys, args, not reader.epoch)
+            if applied:
+                return result
             self._backoff(attempt)
         raise ConcurrentUpdateError(
             f"session {uid!r} at redis {self.where}: the write conflicted with "

@@ -390,7 +390,7 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise self._explain(exc) from None
 
-    def _transact(self, uid: str, body: Callable[[Transaction], T]) -> tuple[T, int]:
+    def transact(self, uid: str, body: Callable[[Transaction], T]) -> T:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -400,7 +400,8 @@ class SQLiteBackend(Backend):
             reader = _SQLiteReader(conn, uid)
             txn = Transaction(uid, reader)
             result = body(txn)
-            version = self._apply(conn, uid, txn) if txn.writes else reader.version()
+            if txn.writes:
+                self._apply(conn, uid, txn)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
@@ -408,10 +409,10 @@ class SQLiteBackend(Backend):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return result, version
+        return result
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, uid: str, txn: Transaction) -> int:
+    def _apply(conn: sqlite3.Connection, uid: str, txn: Transaction) -> None:
         writes = txn.writes
         now = time.time()
         (version,) = conn.execute(
@@ -471,7 +472,6 @@ class SQLiteBackend(Backend):
                 "INSERT OR REPLACE INTO fired_triggers VALUES (?, ?, ?, ?)",
                 [(uid, n, dumps(k), version) for n, k in writes.latest_kwargs.items()],
             )
-        return int(version)
 
     # -- sessions ---------------------------------------------------------
 
