@@ -264,6 +264,8 @@ class CeleryTaskRunner(TaskRunner):
         return self._app if self._app is not None else app
 
     def check_storage(self, storage: SessionStorage) -> None:
+        # Known limit: an ``sqlite://`` store passes this check but serves
+        # only workers on the machine that holds the file.
         if not storage.backend.shared_across_processes:
             raise ConfigurationError(
                 f"the celery runner cannot use {storage.display_url}: Celery "

@@ -515,6 +515,10 @@ class SessionScreen(Screen[None]):
         description: str,
         operation: Callable[[TriggerManager], operations.Outcome],
     ) -> None:
+        # Known limit: an action already under way when the store freezes
+        # (no reply, connection open) waits out the store's socket timeouts,
+        # about 40 s for Redis, before it is refused; it waits here, in its
+        # thread, and the screen stays responsive meanwhile.
         try:
             outcome = operation(self._get_manager())
         except InvalidStatusError as exc:
