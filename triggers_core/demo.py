@@ -33,7 +33,9 @@ from .status import Status
 
 logger = logging.getLogger(__name__)
 
-_HERE = __name__
+# Not __name__: run as ``python -m triggers_core.demo`` that is "__main__",
+# which no other process (a worker, the dashboard) could import.
+_HERE = "triggers_core.demo"
 
 CONFIGURATION: dict[str, dict[str, Any]] = {
     "t_importSubject": {
