@@ -10,6 +10,9 @@ and runners they register are known to the worker. The worker serves the
 Celery app of the runner registered as ``celery`` (an application's own
 ``CeleryTaskRunner(app)``), or else the default app of
 ``triggers_core.runners.celery``; ``--app module:attribute`` picks another.
+
+``triggers sessions``, ``show``, ``fire``, ``replay`` and ``skip`` read and
+repair sessions from the shell (`triggers_core.session_commands`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from . import registry
+from . import registry, session_commands
 from .errors import RegistryError
 
 
@@ -83,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-l", "--loglevel", default="INFO", help="log level (default: %(default)s)"
     )
     worker.add_argument("celery_args", nargs="*", help=argparse.SUPPRESS)
+    session_commands.add_commands(commands)
     return parser
 
 
@@ -91,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "worker":
         return _worker(parser, args)
+    if args.command is not None:
+        return session_commands.run(args)
     parser.print_help()
     return 2
 
