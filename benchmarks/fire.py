@@ -47,26 +47,14 @@ class AcceptingRunner(TaskRunner):
         pass
 
 
-class InlineRunner(TaskRunner):
-    """Runs each instance at once in the caller, to seed finished instances."""
-
-    name = "bench-inline"
-
-    def schedule(
-        self, manager: TriggerManager, instance: TaskInstance, countdown: float = 0.0
-    ) -> None:
-        manager.run_instance(instance.name)
-
-
 register("runners", AcceptingRunner.name, AcceptingRunner)
-register("runners", InlineRunner.name, InlineRunner)
 
 SEED_TASKS = 10
 
 
 def seed(url: str, uid: str, instances: int) -> TriggerManager:
     """A session with ``instances`` finished instances over several tasks."""
-    seeder = TriggerManager(open_storage(url, uid), default_runner=InlineRunner())
+    seeder = TriggerManager(open_storage(url, uid), default_runner="inline")
     configuration: dict[str, Any] = {
         f"t_seed{k}": {
             "after": ["ready"],

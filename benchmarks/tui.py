@@ -30,25 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from triggers_core import TaskInstance, TriggerManager, open_storage, register
-from triggers_core.runners import TaskRunner
+from triggers_core import TriggerManager, open_storage
 
 UID = "bench-tui"
 TASKS = 10
-
-
-class InlineRunner(TaskRunner):
-    """Runs each instance at once in the caller (seeding only)."""
-
-    name = "bench-inline"
-
-    def schedule(
-        self, manager: TriggerManager, instance: TaskInstance, countdown: float = 0.0
-    ) -> None:
-        try:
-            manager.run_instance(instance.name)
-        except Exception:
-            return  # the failure is recorded on the instance
 
 
 def seed(url: str, instances: int) -> None:
@@ -56,8 +41,7 @@ def seed(url: str, instances: int) -> None:
     storage = open_storage(url, UID)
     if len(storage.instances) >= instances:
         return
-    register("runners", InlineRunner.name, InlineRunner)
-    manager = TriggerManager(storage, default_runner=InlineRunner())
+    manager = TriggerManager(storage, default_runner="inline")
     configuration: dict[str, Any] = {
         f"t_wait{k}": {
             "after": [f"tick{k}", "never"],

@@ -279,3 +279,18 @@ def test_an_operator_change_during_a_run_wins(
     assert instance.status == Status.FAILED
     assert "result" not in instance.metadata
     assert storage.instances_of_task("t_next") == []
+
+
+def test_inline_runner_finishes_everything_before_fire_returns(
+    storage: SessionStorage,
+) -> None:
+    manager = TriggerManager(storage, default_runner="inline")
+    manager.update_configuration(
+        {
+            "t_x": {"after": ["go"], "run": PASS},
+            "t_next": {"after": ["t_x"], "run": "triggers_core.testing.FailingTask"},
+        }
+    )
+    scheduled = manager.fire("go", {"k": 1})  # the failure is not raised here
+    assert [i.name for i in scheduled] == ["t_x#0"]
+    assert_statuses(storage, {"t_x#0": "finished", "t_next#0": "failed"})

@@ -28,7 +28,7 @@ def test_core_imports_without_the_dashboard() -> None:
 
 def test_builtin_names() -> None:
     assert {"memory", "sqlite", "redis"} <= names("storages")
-    assert {"threading", "celery"} <= names("runners")
+    assert {"threading", "inline", "celery"} <= names("runners")
     assert "default" in names("managers")
     assert resolve("managers", "default") is TriggerManager
 

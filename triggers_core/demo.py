@@ -28,6 +28,7 @@ from typing import Any
 
 from .context import TaskContext
 from .manager import TriggerManager
+from .runners.base import TaskRunner
 from .session import SessionStorage, open_storage
 from .status import Status
 
@@ -127,6 +128,7 @@ def seed_demo(
     live_pages: int = 0,
     live_interval: float = 3.0,
     timeout: float = 60.0,
+    default_runner: str | TaskRunner = "threading",
 ) -> TriggerManager:
     """Seed the demo into session ``uid`` (default: a new ``demo-...`` UID).
 
@@ -134,11 +136,12 @@ def seed_demo(
     runs in a thread of this process for ``slow_seconds``. With
     ``live_pages``, a thread then fires that many more ``pageReceived``
     triggers, one every ``live_interval`` seconds, so a viewer sees the
-    session change.
+    session change. ``default_runner="inline"`` seeds without threads (the
+    slow instance then finishes before this returns).
     """
     uid = uid or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     storage = open_storage(url, uid)
-    manager = TriggerManager(storage)
+    manager = TriggerManager(storage, default_runner=default_runner)
     configuration = dict(CONFIGURATION)
     configuration["t_computeNorms"] = {
         **CONFIGURATION["t_computeNorms"],

@@ -37,6 +37,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
     },
     "runners": {
         "threading": "triggers_core.runners.threading:ThreadingTaskRunner",
+        "inline": "triggers_core.runners.inline:InlineTaskRunner",
         "celery": "triggers_core.runners.celery:CeleryTaskRunner",
     },
     "managers": {

@@ -1,11 +1,11 @@
 """Seed the demo for snapshots and screenshots, the same on every run.
 
-Run as a script (``python snapshot_demo.py URL UID``) so its runner stays
-out of the test process. Three things would differ between runs, and are
-made fixed here, each through the engine's public API:
+Run as a script (``python snapshot_demo.py URL UID``). Three things would
+differ between runs, and are made fixed here, each through the engine's
+public API:
 
-* the order in which task threads finish: tasks run inline, one after the
-  other, with a runner registered as ``threading`` in this process only;
+* the order in which task threads finish: the demo is seeded with the
+  ``inline`` runner, so tasks run one after the other;
 * times (timestamps, log lines, audit entries) and the user@host of audit
   entries: replaced by fixed values after seeding;
 * file paths in tracebacks: made relative to the checkout, and the line
@@ -18,32 +18,16 @@ by hand, so it shows as running without a thread racing the snapshot.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from triggers_core import TaskInstance, TriggerManager, register
 from triggers_core.demo import seed_demo
-from triggers_core.runners.base import TaskRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 #: 2024-05-06 07:08:00 UTC; each timestamp is this plus a few seconds.
 T0 = 1714979280.0
-
-
-class InlineRunner(TaskRunner):
-    """Runs each instance at once, in the caller's thread."""
-
-    name = "threading"
-
-    def schedule(
-        self, manager: TriggerManager, instance: TaskInstance, countdown: float = 0.0
-    ) -> None:
-        # A task's exception is recorded on the instance already.
-        with contextlib.suppress(Exception):
-            manager.run_instance(instance.name)
 
 
 def _traceback(text: str) -> str:
@@ -70,8 +54,7 @@ def _fixed(metadata: dict[str, Any], offset: int) -> dict[str, Any]:
 
 
 def seed(url: str, uid: str) -> None:
-    register("runners", "threading", InlineRunner)
-    manager = seed_demo(url, uid, slow_seconds=0)
+    manager = seed_demo(url, uid, slow_seconds=0, default_runner="inline")
     manager.update_instance_status("t_computeNorms#0", "running")
     instances = sorted(manager.storage.instances.items())
     for offset, (name, instance) in enumerate(instances):
