@@ -12,6 +12,7 @@ when, why and that source in the instance's history.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from triggers_core import InvalidStatusError, StorageError, TriggerManager
@@ -49,76 +50,60 @@ def replay(manager: TriggerManager, request: ReplayRequest) -> Outcome:
 
 
 def bulk_replay(manager: TriggerManager, request: BulkReplayRequest) -> Outcome:
+    def one(name: str) -> str:
+        clone = manager.replay_failed_instance(
+            name, reason=request.reason, source=SOURCE
+        )
+        return f"{name} as {clone.name}"
+
+    return _each("Replayed", request.instances, one)
+
+
+def skip(manager: TriggerManager, request: SkipRequest) -> Outcome:
+    def one(name: str) -> str:
+        manager.skip_failed_instance(
+            name, request.cascade, request.result, reason=request.reason, source=SOURCE
+        )
+        return name
+
+    if len(request.instances) == 1:
+        (name,) = request.instances
+        one(name)
+        how = "with cascade" if request.cascade else "without cascade"
+        return Outcome(f"Skipped {name} {how}", name)
+    how = " with cascade" if request.cascade else ""
+    return _each("Skipped", request.instances, one, how)
+
+
+def _each(
+    verb: str, instances: tuple[str, ...], one: Callable[[str], str], how: str = ""
+) -> Outcome:
+    """Apply ``one`` to every instance; refusals are noted and the rest go on,
+    a store failure stops the batch and says how far it got."""
     done: list[str] = []
     refused: list[str] = []
-    for name in request.instances:
+    for name in instances:
         try:
-            clone = manager.replay_failed_instance(
-                name, reason=request.reason, source=SOURCE
-            )
+            done.append(one(name))
         except ValueError as exc:
-            logger.warning("not replaying %s: %s", name, exc)
+            logger.warning("%s refused: %s", name, exc)
             refused.append(_refusal(exc))
         except StorageError as exc:
-            logger.warning("bulk replay stopped at %s: %s", name, exc)
-            return _stopped("Replayed", done, request.instances, refused, exc)
-        else:
-            done.append(f"{name} as {clone.name}")
-    total = len(request.instances)
-    summary = f"Replayed {len(done)} of {total}: " + (", ".join(done) or "none")
-    return Outcome(summary, refused=refused)
+            logger.warning("bulk %s stopped at %s: %s", verb.lower(), name, exc)
+            summary = f"{verb} {len(done)} of {len(instances)} before the store failed"
+            return Outcome(
+                f"{summary}: {', '.join(done) or 'none'}",
+                refused=[*refused, f"store error: {exc}"],
+                store_error=exc,
+            )
+    summary = f"{verb} {len(done)} of {len(instances)}{how}"
+    return Outcome(f"{summary}: {', '.join(done) or 'none'}", refused=refused)
 
 
 def _refusal(exc: ValueError) -> str:
     if isinstance(exc, InvalidStatusError):
         return f"{exc.instance_name} is {exc.status} now, no longer {exc.expected}"
     return str(exc)
-
-
-def _stopped(
-    verb: str,
-    done: list[str],
-    instances: tuple[str, ...],
-    refused: list[str],
-    exc: StorageError,
-) -> Outcome:
-    summary = f"{verb} {len(done)} of {len(instances)} before the store failed: " + (
-        ", ".join(done) or "none"
-    )
-    return Outcome(summary, refused=[*refused, f"store error: {exc}"], store_error=exc)
-
-
-def skip(manager: TriggerManager, request: SkipRequest) -> Outcome:
-    if len(request.instances) == 1:
-        (name,) = request.instances
-        manager.skip_failed_instance(
-            name, request.cascade, request.result, reason=request.reason, source=SOURCE
-        )
-        how = "with cascade" if request.cascade else "without cascade"
-        return Outcome(f"Skipped {name} {how}", name)
-    done: list[str] = []
-    refused: list[str] = []
-    for name in request.instances:
-        try:
-            manager.skip_failed_instance(
-                name,
-                request.cascade,
-                request.result,
-                reason=request.reason,
-                source=SOURCE,
-            )
-        except ValueError as exc:
-            logger.warning("not skipping %s: %s", name, exc)
-            refused.append(_refusal(exc))
-        except StorageError as exc:
-            logger.warning("bulk skip stopped at %s: %s", name, exc)
-            return _stopped("Skipped", done, request.instances, refused, exc)
-        else:
-            done.append(name)
-    total = len(request.instances)
-    how = " with cascade" if request.cascade else ""
-    summary = f"Skipped {len(done)} of {total}{how}: " + (", ".join(done) or "none")
-    return Outcome(summary, refused=refused)
 
 
 def resolve_logs(manager: TriggerManager, name: str) -> Outcome:
